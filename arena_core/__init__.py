@@ -1,0 +1,3 @@
+"""Training Arena core: datasets, strategies, manifests, sessions, training. Never imports streamlit."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,208 @@
+"""SessionStore: the sessions folder, the only way front ends read and change sessions."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from filelock import FileLock
+
+from . import layout
+from .errors import ManifestError, SessionBusy, SessionNotFound, StorageError
+from .fsutil import storage_error
+from .manifest import (
+    SessionManifest,
+    SessionStatus,
+    check,
+    is_complete,
+    parse_manifest,
+    read_manifest,
+    write_manifest,
+)
+from .progress import ACTIVE, best_macro_f1, effective_status, jobs_done, read_progress
+
+log = logging.getLogger(__name__)
+
+MANIFEST_LOCK = "manifest.lock"
+
+
+@dataclass
+class SessionSummary:
+    """One row of the session browser: light to build, enough to sort and filter."""
+
+    id: str
+    name: str = ""
+    status: str = "unreadable"
+    created_at: str = ""
+    n_jobs: int = 0
+    complete: bool = False
+    parent: str | None = None
+    origin: str = "native"
+    approach: str = ""
+    keys: list[str] = field(default_factory=list)
+    jobs_done: int = 0
+    best_macro_f1: float | None = None
+    model: str = ""
+    error: str | None = None  # why an unreadable session could not be read
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "session"
+
+
+class SessionStore:
+    def __init__(self, home: str | os.PathLike | None = None) -> None:
+        # Nothing is created here: a dry run must leave ARENA_HOME untouched.
+        self.home = layout.arena_home(home)
+        self.sessions_root = self.home / layout.SESSIONS_DIR
+        self.trash_root = self.home / layout.TRASH_DIR
+
+    # ------------------------------------------------------------ paths and ids
+    def session_dir(self, session_id: str) -> Path:
+        return self.sessions_root / layout.validate_session_id(session_id)
+
+    def existing_dir(self, session_id: str) -> Path:
+        folder = self.session_dir(session_id)
+        if not folder.is_dir():
+            raise SessionNotFound(
+                f"No session '{session_id}' in {self.sessions_root}. "
+                "List sessions with 'python -m arena_core list'."
+            )
+        return folder
+
+    def new_id(self, name: str) -> str:
+        stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+        base = f"{_slug(name)}_{stamp}"
+        candidate, n = base, 1
+        while (self.sessions_root / candidate).exists():
+            n += 1
+            candidate = f"{base}_{n}"
+        return candidate
+
+    # ------------------------------------------------------------ read
+    def load(self, session_id: str) -> SessionManifest:
+        return self.load_with_warnings(session_id)[0]
+
+    def load_with_warnings(self, session_id: str) -> tuple[SessionManifest, list[str]]:
+        return read_manifest(self.existing_dir(session_id))
+
+    def status(self, session_id: str) -> SessionStatus:
+        """The status to show: the recorded one, corrected for dead workers."""
+        manifest = self.load(session_id)
+        return effective_status(manifest.status, read_progress(self.session_dir(session_id)))
+
+    def summary(self, session_id: str) -> SessionSummary:
+        folder = self.session_dir(session_id)
+        try:
+            manifest, warnings = read_manifest(folder)
+        except ManifestError as exc:
+            return SessionSummary(id=session_id, error=str(exc))
+        progress = read_progress(folder)
+        return SessionSummary(
+            id=manifest.id,
+            name=manifest.name,
+            status=effective_status(manifest.status, progress).value,
+            created_at=manifest.created_at,
+            n_jobs=len(manifest.plan),
+            complete=is_complete(check(manifest)),
+            parent=manifest.parent,
+            origin=manifest.origin,
+            approach=manifest.approach,
+            keys=list(manifest.keys),
+            jobs_done=jobs_done(progress),
+            best_macro_f1=best_macro_f1(progress),
+            model=manifest.training.model,
+            warnings=warnings,
+        )
+
+    def list(self) -> list[SessionSummary]:
+        """Every session, newest first. A damaged folder is listed with its error, never fatal."""
+        if not self.sessions_root.is_dir():
+            return []
+        summaries = []
+        with os.scandir(self.sessions_root) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_dir():
+                    continue
+                try:
+                    layout.validate_session_id(entry.name)
+                except Exception:
+                    log.warning("skipping odd folder %s in the sessions folder", entry.name)
+                    continue
+                summaries.append(self.summary(entry.name))
+        summaries.sort(key=lambda s: (s.created_at, s.id), reverse=True)
+        return summaries
+
+    def ids(self) -> list[str]:
+        return [s.id for s in self.list()]
+
+    # ------------------------------------------------------------ write
+    def create_from_folder(self, staging: Path, manifest: SessionManifest) -> SessionManifest:
+        """Move a fully written staging folder into place: a session appears whole or not at all."""
+        manifest.id = layout.validate_session_id(manifest.id)
+        write_manifest(staging, manifest)
+        target = self.session_dir(manifest.id)
+        try:
+            os.replace(staging, target)
+        except OSError as exc:
+            raise storage_error(target, exc) from exc
+        return manifest
+
+    def staging_dir(self, session_id: str) -> Path:
+        """A hidden folder beside the sessions, on the same disk so the final move is atomic."""
+        staging = self.sessions_root / f".staging-{layout.validate_session_id(session_id)}"
+        try:
+            shutil.rmtree(staging, ignore_errors=True)
+            (staging / layout.DATA_DIR).mkdir(parents=True)
+        except OSError as exc:
+            raise storage_error(staging, exc) from exc
+        return staging
+
+    def update(self, session_id: str, change: Callable[[SessionManifest], None]) -> SessionManifest:
+        """Read-modify-write the manifest under the session's manifest lock."""
+        folder = self.existing_dir(session_id)
+        with FileLock(str(folder / MANIFEST_LOCK), timeout=30):
+            manifest, _ = read_manifest(folder)
+            change(manifest)
+            write_manifest(folder, manifest)
+        return manifest
+
+    def set_status(
+        self, session_id: str, status: SessionStatus, reason: str | None = None
+    ) -> SessionManifest:
+        def change(manifest: SessionManifest) -> None:
+            manifest.status = status
+            manifest.status_reason = reason
+
+        return self.update(session_id, change)
+
+    def trash(self, session_id: str) -> Path:
+        """Soft delete: move the folder to ARENA_HOME/trash (refused while it trains)."""
+        folder = self.existing_dir(session_id)
+        if self.status(session_id) in ACTIVE:
+            raise SessionBusy(f"Session {session_id} is running or queued: cancel it first.")
+        target = self.trash_root / f"{session_id}__{int(time.time())}"
+        try:
+            self.trash_root.mkdir(parents=True, exist_ok=True)
+            os.replace(folder, target)
+        except OSError as exc:
+            raise StorageError(f"Cannot move {session_id} to the trash: {exc}.") from exc
+        return target
+
+    def load_raw(self, path: Path) -> SessionManifest:
+        """A manifest file given by path (check PATH)."""
+        try:
+            return parse_manifest(Path(path).read_bytes(), str(path))
+        except OSError as exc:
+            raise ManifestError(f"Cannot read {path}: {exc.strerror}.") from exc
