@@ -5,10 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from . import layout
 from .cli import EXIT_OK, EXIT_PROBLEMS, emit_json
 from .errors import ArenaError
-from .manifest import DatasetOptions, SplitSettings, TrainingConfig, check, is_complete
+from .manifest import (
+    DatasetOptions,
+    SplitSettings,
+    TrainingConfig,
+    check,
+    is_complete,
+    validation_message,
+)
 from .store import SessionStore
 from .strategy import plan
 
@@ -98,8 +107,8 @@ def session_settings(args: argparse.Namespace):
             max_length=args.max_length,
             seed=args.seed,
         )
-    except ValueError as exc:
-        raise ArenaError(f"Invalid option: {str(exc).splitlines()[-1].strip()}") from None
+    except ValidationError as exc:
+        raise ArenaError(f"Invalid option: {validation_message(exc)}.") from None
     if args.val_ratio + args.test_ratio >= 0.9:
         raise ArenaError("--val-ratio plus --test-ratio must leave at least 10% for training.")
     return SessionSettings(

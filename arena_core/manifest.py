@@ -33,6 +33,15 @@ STRATEGY_LISTS = {
 }
 
 
+def validation_message(exc: ValidationError) -> str:
+    """'field: reason' for each problem of a pydantic error, without pydantic's URLs."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ())) or "value"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 

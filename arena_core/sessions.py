@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from . import layout
 from .dataset import NormalisedDataset, label_column, load_dataset
@@ -36,6 +37,7 @@ from .manifest import (
     is_complete,
     now_iso,
     strategy_fields,
+    validation_message,
 )
 from .splits import make_split, split_counts, split_hash, write_split
 from .store import SessionStore
@@ -232,9 +234,8 @@ def create_relaunch(
             raise ArenaError(f"Unknown setting '{name}': you can override {allowed}.")
         try:
             setattr(training, name, value)
-        except ValueError as exc:
-            message = str(exc).splitlines()[-1].strip()
-            raise ArenaError(f"Invalid value {value!r} for '{name}': {message}.") from None
+        except ValidationError as exc:
+            raise ArenaError(f"Invalid value {value!r}: {validation_message(exc)}.") from None
     child = parent.model_copy(deep=True)
     child.id = store.new_id(parent.name)
     child.parent = parent.id

@@ -1,0 +1,47 @@
+"""Shared page plumbing: the store, session-state keys, errors, navigation between pages."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from arena_core.errors import ArenaError
+from arena_core.store import SessionStore
+
+# Page files, named once so links and switch_page agree with app.py.
+HOME = "pages/home.py"
+DATASET = "pages/dataset.py"
+STRATEGY = "pages/strategy.py"
+SESSIONS = "pages/sessions.py"
+MONITOR = "pages/monitor.py"
+COMPARE = "pages/compare.py"
+PREDICT = "pages/predict.py"
+
+# Cross-page session_state keys (page-local keys carry their page's prefix instead).
+DATASET_PATH = "dataset_path"  # str: the uploaded/demo file on disk
+DATASET_SOURCE = "dataset_source_name"  # str: the name the user knows the file by
+DATASET_OPTIONS = "dataset_options"  # dict: DatasetOptions.model_dump()
+MONITOR_SESSION = "monitor_session"  # str: session id shown by the Monitor page
+COMPARE_SESSIONS = "compare_sessions"  # list[str]: preselected on the Compare page
+
+
+@st.cache_resource
+def _store_for(home: str) -> SessionStore:
+    return SessionStore(home)
+
+
+def get_store() -> SessionStore:
+    """One store per ARENA_HOME (read from the environment each run, so tests can switch it)."""
+    return _store_for(os.environ.get("ARENA_HOME", ""))
+
+
+def show_error(exc: ArenaError) -> None:
+    st.error(str(exc), icon=":material/error:")
+
+
+def open_monitor(session_id: str) -> None:
+    """Go to the live view of a session."""
+    st.session_state[MONITOR_SESSION] = session_id
+    st.query_params["session"] = session_id
+    st.switch_page(MONITOR)

@@ -1,0 +1,126 @@
+"""The dataset the user is working on, shared by the Home, Dataset, Strategy and Predict pages.
+
+The chosen file lives on disk (uploads are saved under ARENA_HOME/uploads); session_state holds
+only its path, display name and reading options, so pages stay thin and a rerun re-reads nothing
+(the reads are cached on path + options).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import streamlit as st
+
+from arena_core import layout
+from arena_core.dataset import NormalisedDataset, guess_columns, load_dataset
+from arena_core.fsutil import atomic_write_bytes
+from arena_core.manifest import DatasetOptions, file_sha256
+from arena_core.readers import ReadResult, read_table
+from ui.common import DATASET_OPTIONS, DATASET_PATH, DATASET_SOURCE
+
+MIN_EXAMPLES = "dataset_min_examples"  # int: chosen on the Dataset page, used by Strategy
+IS_DEMO = "dataset_is_demo"  # bool: the bundled demo is loaded (Strategy preselects 1 epoch)
+DEFAULT_MIN_EXAMPLES = 2
+UPLOAD_TYPES = ["csv", "tsv", "jsonl", "json", "parquet", "xlsx"]
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_upload_name(name: str) -> str:
+    """The file's base name with safe characters only: it can never leave the uploads folder."""
+    base = re.split(r"[\\/]", str(name))[-1]
+    cleaned = _UNSAFE.sub("_", base).lstrip("._")[:100]
+    stem, dot, suffix = cleaned.rpartition(".")
+    if not dot:
+        return cleaned or "upload"
+    return f"{stem or 'upload'}.{suffix.lower()}"
+
+
+def save_upload(home: Path, name: str, data: bytes) -> tuple[Path, str]:
+    """Store an uploaded file as uploads/<sha256[:16]>_<safe name>; returns (path, safe name)."""
+    safe = safe_upload_name(name)
+    folder = (Path(home) / layout.UPLOADS_DIR).resolve()
+    target = (folder / f"{hashlib.sha256(data).hexdigest()[:16]}_{safe}").resolve()
+    if target.parent != folder:  # cannot happen with a sanitised name; refuse rather than write
+        raise ValueError(f"refusing to write {target} outside {folder}")
+    if not target.is_file():
+        atomic_write_bytes(target, data)
+    return target, safe
+
+
+def choose_dataset(path: Path | str, source_name: str, options: dict | None = None) -> None:
+    """Make ``path`` the current dataset; page widgets of the previous file are forgotten."""
+    st.session_state[DATASET_PATH] = str(path)
+    st.session_state[DATASET_SOURCE] = source_name
+    st.session_state[IS_DEMO] = False
+    if options is None:
+        st.session_state.pop(DATASET_OPTIONS, None)
+    else:
+        st.session_state[DATASET_OPTIONS] = options
+    for key in [k for k in st.session_state if str(k).startswith(("ds_col_", "st_strategy_"))]:
+        del st.session_state[key]
+
+
+def use_demo() -> None:
+    """Load the bundled demo dataset (EN/FR texts, sentiment + themes) into the session."""
+    from arena_core.demo import demo_options, demo_path
+
+    path = demo_path()
+    choose_dataset(path, path.name, demo_options().model_dump())
+    st.session_state[IS_DEMO] = True
+    st.session_state[MIN_EXAMPLES] = DEFAULT_MIN_EXAMPLES
+
+
+def current() -> tuple[str, str, DatasetOptions | None] | None:
+    """(path, source name, options or None) of the chosen dataset, or None when none chosen."""
+    path = st.session_state.get(DATASET_PATH)
+    if not path:
+        return None
+    source = st.session_state.get(DATASET_SOURCE) or Path(path).name
+    raw = st.session_state.get(DATASET_OPTIONS)
+    return path, source, DatasetOptions.model_validate(raw) if raw else None
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the file...")
+def read_cached(path: str, source: str, mtime: float) -> ReadResult:
+    return read_table(Path(path), source_name=source)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the annotations...")
+def load_cached(path: str, source: str, options_json: str, mtime: float) -> NormalisedDataset:
+    options = DatasetOptions.model_validate_json(options_json)
+    return load_dataset(Path(path), options, source_name=source)
+
+
+@st.cache_data(max_entries=8)
+def sha256_cached(path: str, mtime: float) -> str:
+    return file_sha256(Path(path))
+
+
+def _mtime(path: str) -> float:
+    try:
+        return Path(path).stat().st_mtime
+    except OSError:
+        return 0.0  # the reader then says the file is missing
+
+
+def read(path: str, source: str) -> ReadResult:
+    """The raw table (cached); raises DatasetError."""
+    return read_cached(path, source, _mtime(path))
+
+
+def load(path: str, source: str, options: DatasetOptions) -> NormalisedDataset:
+    """The normalised dataset (cached on path + options); raises ArenaError."""
+    options_json = json.dumps(options.model_dump(), sort_keys=True)
+    return load_cached(path, source, options_json, _mtime(path))
+
+
+def source_sha256(path: str) -> str:
+    return sha256_cached(path, _mtime(path))
+
+
+def default_options(result: ReadResult) -> DatasetOptions:
+    """Options guessed from the columns (the Dataset page prefills its widgets with them)."""
+    return guess_columns(result.frame).to_options()
