@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,19 @@ def atomic_write_bytes(path: Path, data: bytes, backup: Path | None = None) -> N
         if tmp_name is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
+
+
+def remove_stale_temps(path: Path, older_than: float = 60.0) -> int:
+    """Delete temp files a killed writer left beside ``path`` (only old ones: a live writer's
+    temp file is seconds old at most)."""
+    removed = 0
+    cutoff = time.time() - older_than
+    for tmp in Path(path).parent.glob(f".{Path(path).name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed += 1
+    return removed
 
 
 def atomic_write_json(path: Path, payload: Any, backup: Path | None = None) -> None:

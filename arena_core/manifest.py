@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import layout
 from .errors import ArenaError, ManifestError
-from .fsutil import atomic_write_bytes
+from .fsutil import atomic_write_bytes, remove_stale_temps
 from .strategy import DEFAULT_AUTO_THRESHOLD, ModelJob, Strategy, plan_with_notes
 
 log = logging.getLogger(__name__)
@@ -399,3 +399,4 @@ def write_manifest(session_dir: Path, manifest: SessionManifest) -> None:
             atomic_write_bytes(primary, data)
             return
     atomic_write_bytes(primary, data, backup=backup)
+    remove_stale_temps(primary)
