@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -26,6 +27,25 @@ IS_DEMO = "dataset_is_demo"  # bool: the bundled demo is loaded (Strategy presel
 DEFAULT_MIN_EXAMPLES = 2
 UPLOAD_TYPES = ["csv", "tsv", "jsonl", "json", "parquet", "xlsx"]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_KEPT = "__kept"
+# Choices that follow the dataset: forgotten when another dataset is chosen.
+_PER_DATASET = ("ds_col_", "st_strategy_", "st_name", "st_epochs")
+
+
+def remember(key: str, default: Any) -> dict[str, Any]:
+    """Widget kwargs (key, on_change) whose value survives visits to other pages.
+
+    Streamlit drops a widget's state when a run does not show it; a plain copy under another
+    key does not get dropped and refills the widget when its page is shown again. Pass no
+    ``value``/``index`` to the widget: the value comes from session_state.
+    """
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(key + _KEPT, default)
+
+    def keep() -> None:
+        st.session_state[key + _KEPT] = st.session_state[key]
+
+    return {"key": key, "on_change": keep}
 
 
 def safe_upload_name(name: str) -> str:
@@ -59,7 +79,7 @@ def choose_dataset(path: Path | str, source_name: str, options: dict | None = No
         st.session_state.pop(DATASET_OPTIONS, None)
     else:
         st.session_state[DATASET_OPTIONS] = options
-    for key in [k for k in st.session_state if str(k).startswith(("ds_col_", "st_strategy_"))]:
+    for key in [k for k in st.session_state if str(k).startswith(_PER_DATASET)]:
         del st.session_state[key]
 
 
@@ -124,3 +144,21 @@ def source_sha256(path: str) -> str:
 def default_options(result: ReadResult) -> DatasetOptions:
     """Options guessed from the columns (the Dataset page prefills its widgets with them)."""
     return guess_columns(result.frame).to_options()
+
+
+def label_chart(counts: dict[str, int], dropped: list[str]):
+    """Bar chart of the examples per label; labels under 'min examples' in grey, as dropped."""
+    import pandas as pd
+    import plotly.express as px
+
+    frame = pd.DataFrame(
+        {
+            "label": list(counts),
+            "examples": list(counts.values()),
+            "status": ["dropped" if label in dropped else "kept" for label in counts],
+        }
+    )
+    colors = {"kept": "#3b5bdb", "dropped": "#adb5bd"}
+    return px.bar(
+        frame, x="label", y="examples", color="status", color_discrete_map=colors, height=280
+    )

@@ -1,0 +1,203 @@
+"""Strategy: choose how each key is trained, preview the plan, launch the session."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from arena_core import jobs
+from arena_core.errors import ArenaError, SessionBusy
+from arena_core.filtering import apply_min_examples
+from arena_core.manifest import SplitSettings, TrainingConfig
+from arena_core.sessions import SessionSettings, create_session, prepare
+from arena_core.strategy import Strategy, auto_strategy
+from ui import dataset_state as ds_state
+from ui.common import DATASET, get_store, open_monitor, show_error
+from ui.dataset_state import remember
+
+LAUNCHED = "st_launched"  # {"fingerprint": str, "id": str | None}: guards against double clicks
+MODELS = {
+    "minilm": "all-MiniLM-L6-v2 (packaged, default)",
+    "tiny": "tiny (quick demo/tests)",
+    "custom": "local folder or hub id",
+}
+FIELDS = TrainingConfig.model_fields
+
+st.title("Strategy")
+chosen = ds_state.current()
+if chosen is None or chosen[2] is None:
+    st.info("Choose a dataset and its columns first.")
+    if st.button("Go to Dataset", key="st_to_dataset"):
+        st.switch_page(DATASET)
+    st.stop()
+path, source, options = chosen
+min_examples = int(st.session_state.get(ds_state.MIN_EXAMPLES, ds_state.DEFAULT_MIN_EXAMPLES))
+try:
+    dataset = ds_state.load(path, source, options)
+except ArenaError as exc:
+    show_error(exc)
+    if st.button("Fix it on the Dataset page", key="st_fix_dataset"):
+        st.switch_page(DATASET)
+    st.stop()
+st.caption(f"{source}: {dataset.n_rows} rows, min {min_examples} examples per label.")
+
+# ---- one strategy per key
+per_language = st.toggle(
+    "One set of models per language",
+    disabled=not dataset.languages,
+    help=None
+    if dataset.languages
+    else "No language known: choose a language column or detection on the Dataset page.",
+    **remember("st_per_language", False),
+) and bool(dataset.languages)
+kept = apply_min_examples(dataset, min_examples, per_language=False).keys
+choices = ["auto", *(s.value for s in Strategy if s is not Strategy.AUTO)]
+strategies: dict[str, str] = {}
+for key, stats in dataset.keys.items():
+    name_col, choice_col, auto_col = st.columns([2, 2, 3], vertical_alignment="center")
+    flag = ", multi-valued" if stats.multi_valued else ""
+    name_col.markdown(f"**{key}** ({len(kept[key].labels)} labels kept{flag})")
+    strategies[key] = choice_col.selectbox(
+        f"Strategy for {key}",
+        choices,
+        label_visibility="collapsed",
+        **remember(f"st_strategy_{key}", "auto"),
+    )
+    auto = auto_strategy(stats.multi_valued, len(kept[key].labels))
+    auto_col.caption(f"auto would choose: {auto.value}")
+
+# ---- model and hyper-parameters
+model_choice = st.radio(
+    "Model", list(MODELS), format_func=MODELS.get, horizontal=True, **remember("st_model", "minilm")
+)
+model = model_choice
+if model_choice == "custom":
+    model = st.text_input(
+        "Model folder or hub id (must be available offline)", **remember("st_model_custom", "")
+    )
+demo = bool(st.session_state.get(ds_state.IS_DEMO))
+if demo:
+    st.caption("Demo: 1 epoch preselected. The tiny model is the quickest; MiniLM learns for real.")
+with st.expander("Hyper-parameters"):
+    left, right = st.columns(2)
+    epochs = left.number_input(
+        "Epochs", 1, 100, **remember("st_epochs", 1 if demo else FIELDS["epochs"].default)
+    )
+    batch_size = left.number_input(
+        "Batch size", 1, 1024, **remember("st_batch_size", FIELDS["batch_size"].default)
+    )
+    learning_rate = right.number_input(
+        "Learning rate",
+        1e-7,
+        0.5,
+        step=1e-5,
+        format="%.1e",
+        **remember("st_learning_rate", FIELDS["learning_rate"].default),
+    )
+    max_length = right.number_input(
+        "Max length (tokens)", 8, 4096, **remember("st_max_length", FIELDS["max_length"].default)
+    )
+    patience = left.number_input(
+        "Early stopping patience (0 = off)",
+        0,
+        100,
+        help=FIELDS["early_stopping_patience"].description,
+        **remember("st_patience", 0),
+    )
+    class_weights = right.checkbox(
+        "Class weights",
+        help=FIELDS["class_weights"].description,
+        **remember("st_class_weights", False),
+    )
+with st.expander("Split and name"):
+    left, right = st.columns(2)
+    val_ratio = left.number_input(
+        "Validation share", 0.05, 0.5, step=0.05, **remember("st_val", 0.2)
+    )
+    test_ratio = left.number_input("Test share", 0.0, 0.5, step=0.05, **remember("st_test", 0.0))
+    seed = right.number_input("Seed", 0, 2**31 - 1, **remember("st_seed", 42))
+    name = right.text_input("Session name", **remember("st_name", source.rsplit(".", 1)[0]))
+
+training = TrainingConfig(
+    model=model.strip() or "minilm",
+    epochs=int(epochs),
+    batch_size=int(batch_size),
+    learning_rate=float(learning_rate),
+    max_length=int(max_length),
+    early_stopping_patience=int(patience) or None,
+    class_weights=bool(class_weights),
+    seed=int(seed),
+)
+settings = SessionSettings(
+    strategies=strategies,
+    per_language=per_language,
+    min_examples=min_examples,
+    split=SplitSettings(val_ratio=float(val_ratio), test_ratio=float(test_ratio), seed=int(seed)),
+    training=training,
+    name=name.strip() or None,
+)
+
+# ---- live plan preview (prepare writes nothing)
+prepared = None
+try:
+    if model_choice == "custom":
+        from arena_core.models import resolve_model
+
+        resolve_model(training.model)
+    prepared = prepare(dataset, settings, ds_state.source_sha256(path))
+except ArenaError as exc:
+    show_error(exc)
+if prepared is not None:
+    st.subheader(f"This session will train {len(prepared.jobs)} models")
+    st.dataframe(
+        pd.DataFrame(
+            [(j.key, j.strategy.value, j.label or "", j.language or "") for j in prepared.jobs],
+            columns=["key", "strategy", "label", "language"],
+        ),
+        hide_index=True,
+    )
+    for note in prepared.notes:
+        st.warning(note)
+    dropped = prepared.manifest.filtering.dropped
+    if dropped:
+        with st.expander(f"{len(dropped)} dropped labels (fewer than {min_examples} examples)"):
+            st.dataframe(
+                pd.DataFrame([d.model_dump(exclude={"rows"}) for d in dropped]), hide_index=True
+            )
+
+# ---- launch, at most once per set of choices
+fingerprint = json.dumps(
+    {"path": path, "options": options.model_dump(), "settings": repr(settings)}, sort_keys=True
+)
+launched = st.session_state.get(LAUNCHED)
+already = bool(launched and launched["fingerprint"] == fingerprint)
+if already and launched["id"]:
+    st.success(f"Launched as session {launched['id']}. Change a setting to launch another.")
+    if st.button("Open monitor", key="st_open_monitor"):
+        open_monitor(launched["id"])
+clicked = st.button(
+    "Launch",
+    key="st_launch",
+    type="primary",
+    disabled=prepared is None or already,
+    icon=":material/rocket_launch:",
+)
+if clicked and prepared is not None and not already:
+    st.session_state[LAUNCHED] = {"fingerprint": fingerprint, "id": None}
+    store = get_store()
+    try:
+        manifest = create_session(store, prepared)
+    except ArenaError as exc:
+        st.session_state.pop(LAUNCHED, None)
+        show_error(exc)
+        st.stop()
+    st.session_state[LAUNCHED] = {"fingerprint": fingerprint, "id": manifest.id}
+    try:
+        jobs.launch(store, manifest.id)
+    except SessionBusy:
+        pass  # a worker already runs it: just show it
+    except ArenaError as exc:
+        st.error(f"Session {manifest.id} was created but not started.")
+        show_error(exc)
+        st.stop()
+    open_monitor(manifest.id)
