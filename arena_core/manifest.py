@@ -278,8 +278,10 @@ def _check_files(manifest: SessionManifest, session_dir: Path) -> list[Problem]:
     from .splits import read_split  # local import: pandas is only needed for file checks
 
     problems: list[Problem] = []
-    if manifest.origin == "legacy" and manifest.status is SessionStatus.IMPORTED:
-        return problems  # legacy data lives in legacy/, checked through files_per_key
+    if manifest.origin == "legacy" and not manifest.dataset.snapshot_sha256:
+        # The legacy data files could not be turned into a training table at import.
+        message = "the legacy data could not be turned into a training table (see the notes)."
+        return [Problem(field="dataset", severity="error", message=message)]
     snapshot = session_dir / manifest.dataset.snapshot_file
     if not snapshot.is_file():
         problems.append(
