@@ -1,0 +1,188 @@
+"""Plotly figures built from metrics records and label counts. No streamlit here.
+
+Records are the lines of the metrics log: ``{"kind": "train", "job", "step", "epoch",
+"train_loss", ...}`` and ``{"kind": "eval", "job", "step", "epoch", "val_loss", "val_macro_f1",
+...}``. Each model (job) keeps one colour; training is drawn solid, validation dashed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+from .metrics import EVAL, TRAIN
+
+PALETTE = qualitative.Plotly + qualitative.D3
+LOSS_TITLE = "Loss"
+F1_TITLE = "Validation macro-F1"
+# (record kind, record field, split name, line dash) per compare metric
+SERIES: dict[str, list[tuple[str, str, str, str]]] = {
+    "loss": [(TRAIN, "train_loss", "train", "solid"), (EVAL, "val_loss", "validation", "dash")],
+    "macro_f1": [(EVAL, "val_macro_f1", "validation", "dash")],
+    "accuracy": [(EVAL, "val_accuracy", "validation", "dash")],
+}
+METRIC_TITLES = {"loss": LOSS_TITLE, "macro_f1": F1_TITLE, "accuracy": "Validation accuracy"}
+
+
+def _colour(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _series(
+    records: Iterable[Mapping[str, Any]], kind: str, field: str, x: str
+) -> dict[str, tuple[list[float], list[float]]]:
+    """job -> (xs, ys) for the records of one kind that carry ``field`` (in log order)."""
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for record in records:
+        if record.get("kind") != kind:
+            continue
+        xv, yv = _number(record.get(x)), _number(record.get(field))
+        if xv is None or yv is None:
+            continue
+        xs, ys = out.setdefault(str(record.get("job", "")), ([], []))
+        xs.append(xv)
+        ys.append(yv)
+    return out
+
+
+def _jobs_in_order(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(str(r.get("job", "")) for r in records))
+
+
+def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, note: str = "") -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "subtitle": {"text": note}},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.25, "groupclick": "togglegroup"},
+        margin={"t": 70, "b": 10},
+        hovermode="x unified",
+    )
+    return fig
+
+
+def _mode(kind: str, n_points: int) -> str:
+    """Validation points get markers; a single training point would be invisible as a line."""
+    return "lines+markers" if kind == EVAL or n_points == 1 else "lines"
+
+
+SPLIT_NOTE = "solid: training · dashed: validation"
+
+
+def loss_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Training (solid) and validation (dashed) loss per model, by training step.
+
+    One legend entry per model (its colour); clicking it toggles both of its curves.
+    """
+    fig = go.Figure()
+    colours = {job: _colour(i) for i, job in enumerate(_jobs_in_order(records))}
+    in_legend: set[str] = set()
+    for kind, field, split, dash in SERIES["loss"]:
+        for job, (xs, ys) in _series(records, kind, field, "step").items():
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    mode=_mode(kind, len(xs)),
+                    name=job,
+                    legendgroup=job,
+                    showlegend=job not in in_legend,
+                    hovertemplate=f"{job} · {split}: %{{y:.4f}}<extra></extra>",
+                    line={"color": colours[job], "dash": dash},
+                    meta={"job": job, "split": split},
+                )
+            )
+            in_legend.add(job)
+    return _layout(fig, LOSS_TITLE, "step", "loss", SPLIT_NOTE)
+
+
+def f1_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Validation macro-F1 per model, by epoch."""
+    fig = go.Figure()
+    colours = {job: _colour(i) for i, job in enumerate(_jobs_in_order(records))}
+    for job, (xs, ys) in _series(records, EVAL, "val_macro_f1", "epoch").items():
+        fig.add_trace(
+            go.Scatter(x=xs, y=ys, mode="lines+markers", name=job, line={"color": colours[job]})
+        )
+    fig.update_yaxes(range=[0, 1.02])
+    return _layout(fig, F1_TITLE, "epoch", "macro-F1")
+
+
+def compare_figure(
+    records_by_session: Mapping[str, Sequence[Mapping[str, Any]]], metric: str = "loss"
+) -> go.Figure:
+    """Curves of several sessions overlaid by epoch: one colour per session, dash per split.
+
+    ``metric`` is "loss" (train + validation), "macro_f1" or "accuracy" (validation).
+    """
+    if metric not in SERIES:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(SERIES)}")
+    fig = go.Figure()
+    for i, (session, records) in enumerate(records_by_session.items()):
+        in_legend = False
+        for kind, field, split, dash in SERIES[metric]:
+            for job, (xs, ys) in _series(records, kind, field, "epoch").items():
+                fig.add_trace(
+                    go.Scatter(
+                        x=xs,
+                        y=ys,
+                        mode=_mode(kind, len(xs)),
+                        name=session,
+                        legendgroup=session,
+                        showlegend=not in_legend,
+                        hovertemplate=f"{session} · {job} · {split}: %{{y:.4f}}<extra></extra>",
+                        line={"color": _colour(i), "dash": dash},
+                        meta={"session": session, "job": job, "split": split},
+                    )
+                )
+                in_legend = True
+    note = SPLIT_NOTE if metric == "loss" else "validation, one line per model"
+    fig = _layout(fig, METRIC_TITLES[metric], "epoch", metric.replace("_", "-"), note)
+    if metric != "loss":
+        fig.update_yaxes(range=[0, 1.02])
+    return fig
+
+
+def _dropped_names(dropped: Iterable[Any]) -> set[str]:
+    names = set()
+    for item in dropped or []:
+        if isinstance(item, str):
+            names.add(item)
+        elif isinstance(item, Mapping):
+            names.add(str(item.get("label")))
+        else:
+            names.add(str(getattr(item, "label", item)))
+    return names
+
+
+def label_counts_figure(
+    counts: Mapping[str, int], dropped: Iterable[Any] = (), title: str = "Examples per label"
+) -> go.Figure:
+    """Bars of examples per label, most frequent first; dropped labels in grey.
+
+    ``dropped`` holds label names, or objects/dicts with a ``label`` (DroppedLabel).
+    """
+    gone = _dropped_names(dropped)
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    labels = [label for label, _ in ordered]
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=[count for _, count in ordered],
+            marker_color=["#adb5bd" if label in gone else PALETTE[0] for label in labels],
+            text=["dropped" if label in gone else "" for label in labels],
+            textposition="outside",
+            hovertemplate="%{x}: %{y} examples<extra></extra>",
+        )
+    )
+    fig.update_layout(title=title, xaxis_title="label", yaxis_title="examples", showlegend=False)
+    return fig

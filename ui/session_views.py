@@ -1,0 +1,365 @@
+"""Streamlit helpers shared by the Sessions, Monitor and Compare pages."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from arena_core import layout
+from arena_core.errors import ArenaError
+from arena_core.manifest import SessionStatus
+from arena_core.metrics import MetricsTail, read_metrics
+from arena_core.progress import ACTIVE, RESUMABLE
+from arena_core.store import SessionStore, SessionSummary
+from ui.common import show_error
+
+STATUS_ICONS = {
+    "ready": ":material/radio_button_unchecked:",
+    "queued": ":material/schedule:",
+    "running": ":material/sync:",
+    "completed": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+    "interrupted": ":material/pause_circle:",
+    "imported": ":material/move_to_inbox:",
+    "unreadable": ":material/broken_image:",
+}
+TAILS = "mon_tails"  # session_state: {session id: MetricsTail}, one incremental reader each
+ACTIVE_VALUES = {s.value for s in ACTIVE}
+RESUMABLE_VALUES = {s.value for s in RESUMABLE}
+
+
+def status_text(status: str) -> str:
+    return f"{STATUS_ICONS.get(status, '')} {status}".strip()
+
+
+def session_label(summary: SessionSummary) -> str:
+    """How a session reads in a selectbox: name, status, date, id."""
+    date = summary.created_at[:16].replace("T", " ")
+    return f"{summary.name or '?'} · {summary.status} · {date} · {summary.id}"
+
+
+def readable(summaries: Sequence[SessionSummary]) -> list[SessionSummary]:
+    return [s for s in summaries if s.error is None]
+
+
+def page_link(page: str, label: str, icon: str | None = None) -> None:
+    """st.page_link that degrades to a caption when the page runs outside app.py's navigation
+    (``streamlit run pages/x.py``), where Streamlit cannot resolve other pages."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitAPIException:
+        st.caption(f"{label}: open it from the app's navigation.")
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def run_action(action: Callable[[], Any], success: str | None = None) -> Any | None:
+    """Call a core action; ArenaError becomes a message (None returned), else rerun the app."""
+    try:
+        result = action()
+    except ArenaError as exc:
+        show_error(exc)
+        return None
+    if success:
+        st.toast(success)
+    return result
+
+
+def control_buttons(store: SessionStore, session_id: str, status: str, prefix: str) -> None:
+    """Resume (interrupted/failed/cancelled) and Cancel (queued/running) for one session."""
+    from arena_core import jobs  # light: no torch; kept local so pages import fast
+
+    left, right = st.columns(2)
+    resume = left.button(
+        "Resume",
+        key=f"{prefix}_resume",
+        icon=":material/play_arrow:",
+        disabled=status not in RESUMABLE_VALUES,
+        help="Continue: completed models are kept, the interrupted one restarts from its checkpoint.",
+        width="stretch",
+    )
+    cancel = right.button(
+        "Cancel",
+        key=f"{prefix}_cancel",
+        icon=":material/stop:",
+        disabled=status not in ACTIVE_VALUES,
+        help="Stop the worker; finished models are kept and the session can be resumed.",
+        width="stretch",
+    )
+    action, done = (jobs.resume, "Resumed") if resume else (jobs.cancel, "Cancelled")
+    if resume or cancel:
+        with st.spinner(f"{'Resuming' if resume else 'Cancelling'} {session_id}…"):
+            ok = run_action(lambda: action(store, session_id) or True, f"{done} {session_id}")
+        if ok:
+            st.rerun()
+
+
+def render_value(value: Any) -> None:
+    """A section value: rows -> table, flat dict -> two-column table, else JSON."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        st.dataframe(pd.DataFrame(value), hide_index=True)
+    elif isinstance(value, list):
+        if value:
+            st.markdown("\n".join(f"- {v}" for v in value))
+        else:
+            st.caption("none")
+    elif isinstance(value, dict):
+        flat = {k: v for k, v in value.items() if not isinstance(v, dict | list)}
+        nested = {k: v for k, v in value.items() if isinstance(v, dict | list)}
+        if flat:
+            shown = [{"field": k, "value": "—" if v is None else str(v)} for k, v in flat.items()]
+            st.dataframe(pd.DataFrame(shown), hide_index=True)
+        for name, item in nested.items():
+            st.markdown(f"**{name}**")
+            if isinstance(item, list) and item and all(isinstance(v, dict) for v in item):
+                st.dataframe(pd.DataFrame(item), hide_index=True)
+            elif item:
+                st.json(item, expanded=False)
+            else:
+                st.caption("none")
+    else:
+        st.write(value)
+
+
+def render_sections(sections: dict[str, Any], key: str) -> None:
+    """Readable manifest sections, one tab each."""
+    tabs = st.tabs(list(sections), key=key) if sections else []
+    for tab, value in zip(tabs, sections.values(), strict=False):
+        with tab:
+            render_value(value)
+
+
+def metrics_tail(store: SessionStore, session_id: str) -> MetricsTail:
+    """This session's incremental metrics reader, kept across reruns (reads only new bytes)."""
+    tails: dict[str, MetricsTail] = st.session_state.setdefault(TAILS, {})
+    path = store.session_dir(session_id) / layout.METRICS
+    tail = tails.get(session_id)
+    if tail is None or Path(tail.path) != path:
+        tail = tails[session_id] = MetricsTail(path)
+    tail.poll()  # a replaced/truncated file (resume) makes it start again from byte 0
+    return tail
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _records(path: str, size: int, mtime_ns: int) -> list[dict[str, Any]]:
+    return read_metrics(Path(path))[0]
+
+
+def all_records(store: SessionStore, session_id: str) -> list[dict[str, Any]]:
+    """Every metrics record of a session, cached until the file changes."""
+    path = store.session_dir(session_id) / layout.METRICS
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return []
+    return _records(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def is_live(status: str) -> bool:
+    return status in ACTIVE_VALUES
+
+
+def finished(status: str) -> bool:
+    return status in {SessionStatus.COMPLETED.value, *RESUMABLE_VALUES}
+
+
+@st.cache_resource(show_spinner=False)
+def _summary_cache(home: str) -> dict[str, Any]:
+    """Per store: session id -> (folder mtime, summary), shared by every browser tab."""
+    return {"lock": threading.Lock(), "entries": {}}
+
+
+RECENT_NS = 1_000_000_000  # a folder changed within 1 s may change again within the same tick
+
+
+def list_sessions(store: SessionStore) -> list[SessionSummary]:
+    """store.list(), re-reading only the sessions whose folder changed since the last call.
+
+    Every write into a session folder (manifest, progress.json) is an atomic rename, which
+    updates the folder's mtime; queued/running sessions are always re-read, because a worker
+    that dies changes their status without touching any file. 10,000 sessions: one scandir.
+    """
+    cache = _summary_cache(str(store.home))
+    root = store.sessions_root
+    if not root.is_dir():
+        return []
+    now = time.time_ns()
+    with cache["lock"]:
+        old: dict[str, tuple[int, SessionSummary]] = cache["entries"]
+        fresh: dict[str, tuple[int, SessionSummary]] = {}
+        with os.scandir(root) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_dir():
+                    continue
+                try:
+                    layout.validate_session_id(entry.name)
+                    mtime = entry.stat().st_mtime_ns
+                except (ArenaError, OSError):
+                    continue
+                known = old.get(entry.name)
+                if (
+                    known
+                    and known[0] == mtime
+                    and now - mtime > RECENT_NS
+                    and not is_live(known[1].status)
+                ):
+                    fresh[entry.name] = known
+                else:
+                    fresh[entry.name] = (mtime, store.summary(entry.name))
+        cache["entries"] = fresh
+    summaries = [summary for _, summary in fresh.values()]
+    summaries.sort(key=lambda s: (s.created_at, s.id), reverse=True)
+    return summaries
+
+
+def summary_frame(summaries: Sequence[SessionSummary]) -> pd.DataFrame:
+    """The session browser table, one row per summary (unreadable ones with their error)."""
+    rows = [
+        {
+            "name": s.name or "(unreadable)",
+            "created": s.created_at or None,
+            "status": s.status,
+            "approach": s.approach,
+            "keys": ", ".join(s.keys),
+            "models": f"{s.jobs_done} / {s.n_jobs}",
+            "best macro-F1": s.best_macro_f1,
+            "parent": s.parent,
+            "origin": s.origin,
+            "complete": s.complete,
+            "model": s.model,
+            "id": s.id,
+            "problem": s.error or "; ".join(s.warnings) or None,
+        }
+        for s in summaries
+    ]
+    frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else None)
+    if rows:  # one vectorised conversion: per-row parsing costs seconds on 10,000 sessions
+        frame["created"] = pd.to_datetime(
+            frame["created"], utc=True, errors="coerce", format="ISO8601"
+        )
+    return frame
+
+
+def filter_summaries(
+    summaries: Sequence[SessionSummary], statuses: Sequence[str], origin: str, text: str
+) -> list[SessionSummary]:
+    needle = text.strip().lower()
+
+    def keep(s: SessionSummary) -> bool:
+        if statuses and s.status not in statuses:
+            return False
+        if origin != "all" and s.origin != origin:
+            return False
+        haystack = " ".join([s.id, s.name, s.model, s.approach, s.parent or "", *s.keys])
+        return not needle or needle in haystack.lower()
+
+    return [s for s in summaries if keep(s)]
+
+
+# ---------------------------------------------------------------- Sessions page panels
+
+PROPOSAL, IMPORTED = "ses_proposal", "ses_import_report"
+
+
+def repair_panel(store: SessionStore, session_id: str) -> None:
+    """Preview what repair would infer (with its evidence), then write it on confirmation."""
+    from arena_core import repair
+
+    with st.container(border=True):
+        st.markdown("**Repair** infers the missing fields from the session's own files.")
+        if st.button("Show what would be inferred", key="ses_repair_preview"):
+            proposal = run_action(lambda: repair.propose(store, session_id))
+            if proposal is not None:
+                st.session_state[PROPOSAL] = (session_id, proposal)
+        saved = st.session_state.get(PROPOSAL)
+        if not saved or saved[0] != session_id:
+            return
+        proposal = saved[1]
+        if proposal.refused_reason:
+            st.error(f"Repair refused: {proposal.refused_reason}")
+            return
+        st.markdown("Would write:")
+        st.json(proposal.inferred)
+        with st.expander("Evidence"):
+            st.json(proposal.evidence, expanded=False)
+        if not proposal.complete:
+            st.caption("Some problems would remain after this repair.")
+        if st.button("Write the repair", key="ses_repair_apply", type="primary") and run_action(
+            lambda: repair.apply(store, session_id) or True, f"Repaired {session_id}"
+        ):
+            st.session_state.pop(PROPOSAL, None)
+            st.rerun()
+
+
+def import_panel(store: SessionStore, expanded: bool = False) -> None:
+    """Import the folders saved by the previous tool (their files are never changed)."""
+    with st.expander("Import sessions from the previous tool", expanded=expanded):
+        st.caption("A `logs/training_arena` folder, or one session folder inside it.")
+        path = st.text_input(
+            "Folder", key="ses_import_path", placeholder="/path/to/logs/training_arena"
+        )
+        again = st.checkbox("Import again sessions imported before", key="ses_import_again")
+        if st.button("Import", key="ses_import", disabled=not path.strip()):
+            from arena_core import legacy
+
+            folder = Path(path.strip()).expanduser()
+            report = run_action(lambda: legacy.import_legacy(store, folder, again=again))
+            if report is not None:
+                st.session_state[IMPORTED] = report
+                st.rerun()
+        if (report := st.session_state.get(IMPORTED)) is not None:
+            st.success(f"Imported {len(report.imported)} session(s): {', '.join(report.imported)}")
+            for folder, why in [*report.skipped, *report.unreadable]:
+                st.warning(f"{folder}: {why}")
+            for session_id, notes in report.notes.items():
+                st.caption(f"{session_id}: " + " ".join(notes))
+
+
+def relaunch_form(store: SessionStore, session_id: str, disabled: bool) -> str | None:
+    """Relaunch with other hyper-parameters; returns the new session's id when one was created."""
+    from arena_core import jobs
+
+    training = store.load(session_id).training
+    with st.expander("Relaunch with other settings"):
+        epochs_col, rate_col, batch_col = st.columns(3)
+        values = {
+            "epochs": epochs_col.number_input(
+                "Epochs", 1, 100, value=training.epochs, key=f"ses_epochs_{session_id}"
+            ),
+            "learning_rate": rate_col.number_input(
+                "Learning rate",
+                min_value=1e-7,
+                max_value=0.5,
+                value=float(training.learning_rate),
+                format="%.1e",
+                step=1e-5,
+                key=f"ses_lr_{session_id}",
+            ),
+            "batch_size": batch_col.number_input(
+                "Batch size", 1, 1024, value=training.batch_size, key=f"ses_batch_{session_id}"
+            ),
+        }
+        overrides = {k: v for k, v in values.items() if v != getattr(training, k)}
+        if st.button("Relaunch with these settings", key="ses_relaunch_custom", disabled=disabled):
+            return run_action(lambda: jobs.relaunch(store, session_id, overrides))
+    return None
