@@ -39,11 +39,14 @@ def storage_error(path: Path, exc: OSError) -> StorageError:
     return StorageError(f"Cannot write {path}: {hint}.")
 
 
-def atomic_write_bytes(path: Path, data: bytes, backup: Path | None = None) -> None:
+def atomic_write_bytes(
+    path: Path, data: bytes, backup: Path | None = None, durable: bool = True
+) -> None:
     """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix.
 
     With ``backup``, the current file is first copied there (also atomically), so a later
-    corruption of ``path`` can fall back to the previous version.
+    corruption of ``path`` can fall back to the previous version. ``durable=False`` skips the
+    fsyncs, for caches that can be rebuilt (a crash then loses the file, never mixes it).
     """
     path = Path(path)
     tmp_name = None
@@ -55,10 +58,12 @@ def atomic_write_bytes(path: Path, data: bytes, backup: Path | None = None) -> N
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp_name, path)
         tmp_name = None
-        _fsync_dir(path.parent)
+        if durable:
+            _fsync_dir(path.parent)
     except OSError as exc:
         raise storage_error(path, exc) from exc
     finally:
@@ -80,9 +85,11 @@ def remove_stale_temps(path: Path, older_than: float = 60.0) -> int:
     return removed
 
 
-def atomic_write_json(path: Path, payload: Any, backup: Path | None = None) -> None:
+def atomic_write_json(
+    path: Path, payload: Any, backup: Path | None = None, durable: bool = True
+) -> None:
     data = json.dumps(payload, indent=2, ensure_ascii=False, default=str).encode("utf-8")
-    atomic_write_bytes(path, data + b"\n", backup=backup)
+    atomic_write_bytes(path, data + b"\n", backup=backup, durable=durable)
 
 
 def read_json(path: Path) -> Any:

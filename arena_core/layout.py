@@ -28,6 +28,7 @@ PROGRESS = "progress.json"  # worker heartbeat + per-job status (written by the 
 WORKER_LOCK = "worker.lock"  # held by the running worker for its whole life
 LAUNCH_LOCK = "launch.lock"  # held briefly while deciding whether to start a worker
 WORKER_LOG = "worker.log"
+LISTING_CACHE = "listing.json"  # session-browser row, rebuilt when manifest/progress change
 SUMMARY = "summary.json"  # session summary written when the worker ends
 JOBS_DIR = "jobs"  # jobs/<job_id>/{model,checkpoint,report.json}
 JOB_MODEL = "model"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import re
@@ -15,8 +17,8 @@ from pathlib import Path
 from filelock import FileLock
 
 from . import layout
-from .errors import ManifestError, SessionBusy, SessionNotFound, StorageError
-from .fsutil import storage_error
+from .errors import ArenaError, ManifestError, SessionBusy, SessionNotFound, StorageError
+from .fsutil import atomic_write_json, storage_error
 from .manifest import (
     SessionManifest,
     SessionStatus,
@@ -55,6 +57,17 @@ class SessionSummary:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+_ACTIVE_VALUES = {status.value for status in ACTIVE}
+
+
+def _stat_key(path: Path) -> list[int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return [info.st_mtime_ns, info.st_size]
 
 
 def _slug(name: str) -> str:
@@ -103,6 +116,7 @@ class SessionStore:
         return effective_status(manifest.status, read_progress(self.session_dir(session_id)))
 
     def summary(self, session_id: str) -> SessionSummary:
+        """A fresh summary read from the manifest and progress files (no cache)."""
         folder = self.session_dir(session_id)
         try:
             manifest, warnings = read_manifest(folder)
@@ -126,6 +140,30 @@ class SessionStore:
             warnings=warnings,
         )
 
+    def _cached_summary(self, folder: Path) -> SessionSummary:
+        """The summary from listing.json when the manifest and progress files are unchanged.
+
+        Listing 10,000 sessions must take seconds, not minutes: parsing and checking every
+        manifest each time is the cost this cache avoids. The cache is keyed on the two files'
+        (mtime, size), so any write, by us or by hand, invalidates it. Active sessions are always
+        recomputed because a dead worker changes their status without touching any file.
+        """
+        stamp = [_stat_key(folder / layout.MANIFEST), _stat_key(folder / layout.PROGRESS)]
+        cache_path = folder / layout.LISTING_CACHE
+        try:
+            cached = json.loads(cache_path.read_bytes())
+            if cached.get("stamp") == stamp and cached["summary"]["status"] not in _ACTIVE_VALUES:
+                return SessionSummary(**cached["summary"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        summary = self.summary(folder.name)
+        if summary.error is None and summary.status not in _ACTIVE_VALUES:
+            with contextlib.suppress(ArenaError):  # a read-only store still lists
+                atomic_write_json(
+                    cache_path, {"stamp": stamp, "summary": summary.to_json()}, durable=False
+                )
+        return summary
+
     def list(self) -> list[SessionSummary]:
         """Every session, newest first. A damaged folder is listed with its error, never fatal."""
         if not self.sessions_root.is_dir():
@@ -137,10 +175,10 @@ class SessionStore:
                     continue
                 try:
                     layout.validate_session_id(entry.name)
-                except Exception:
+                except ArenaError:
                     log.warning("skipping odd folder %s in the sessions folder", entry.name)
                     continue
-                summaries.append(self.summary(entry.name))
+                summaries.append(self._cached_summary(Path(entry.path)))
         summaries.sort(key=lambda s: (s.created_at, s.id), reverse=True)
         return summaries
 
@@ -190,7 +228,11 @@ class SessionStore:
     def trash(self, session_id: str) -> Path:
         """Soft delete: move the folder to ARENA_HOME/trash (refused while it trains)."""
         folder = self.existing_dir(session_id)
-        if self.status(session_id) in ACTIVE:
+        try:
+            active = self.status(session_id) in ACTIVE
+        except ManifestError:  # an unreadable session has no worker to protect
+            active = False
+        if active:
             raise SessionBusy(f"Session {session_id} is running or queued: cancel it first.")
         target = self.trash_root / f"{session_id}__{int(time.time())}"
         try:

@@ -97,3 +97,20 @@ def test_relaunch_refuses_incomplete_parent_and_unknown_override(store, session)
     with pytest.raises(ManifestError, match="repair"):
         create_relaunch(store, session.id)
     assert len(store.list()) == 1
+
+
+def test_unreadable_session_can_be_trashed(store):
+    broken = store.sessions_root / "broken_20260101_000000"
+    broken.mkdir(parents=True)
+    (broken / layout.MANIFEST).write_text("{")
+    assert store.trash(broken.name).is_dir()
+
+
+def test_listing_cache_follows_manifest_edits(store, session):
+    assert store.list()[0].complete  # builds the cache
+    assert (store.session_dir(session.id) / layout.LISTING_CACHE).exists()
+    path = store.session_dir(session.id) / layout.MANIFEST
+    raw = json.loads(path.read_text())
+    raw["key_strategies"] = None
+    path.write_text(json.dumps(raw))
+    assert store.list()[0].complete is False
