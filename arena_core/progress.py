@@ -42,7 +42,7 @@ def write_progress(session_dir: Path, progress: dict[str, Any]) -> None:
     atomic_write_json(session_dir / layout.PROGRESS, progress)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -66,7 +66,7 @@ def worker_alive(progress: dict[str, Any], now: float | None = None) -> bool:
         return False
     pid = progress.get("pid")
     if pid and progress.get("host") == socket.gethostname():
-        return _pid_alive(int(pid))
+        return pid_alive(int(pid))
     return True
 
 

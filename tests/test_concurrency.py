@@ -1,0 +1,187 @@
+"""One worker per session, machine-wide slots, cancel, and a failing job among good ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from jobs_fixtures import ROOT, kill_worker, make_session, wait_for
+
+from arena_core import jobs, layout
+from arena_core.errors import SessionBusy
+from arena_core.manifest import SessionStatus
+from arena_core.progress import HEARTBEAT_SECONDS, read_progress
+from arena_core.strategy import plan
+from arena_core.worker import lock_is_held, run_session, try_slot
+
+LAUNCHER = """
+import sys, time
+from arena_core import jobs
+from arena_core.errors import SessionBusy
+from arena_core.store import SessionStore
+store = SessionStore(sys.argv[1])
+time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+try:
+    jobs.launch(store, sys.argv[2])
+    print("launched")
+except SessionBusy as exc:
+    print("busy:", exc)
+"""
+
+
+def _workers_of(session: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["status"] != psutil.STATUS_ZOMBIE and cmdline[-2:] == ["run", session]:
+            found.append(process)
+    return found
+
+
+def test_two_simultaneous_launches_start_one_worker_and_cancel_stops_it(home, store, tmp_path):
+    session = make_session(
+        store, tmp_path, n_rows=240, strategies={"sentiment": "one-vs-all"}, epochs=2
+    )
+    folder = store.session_dir(session)
+    start_at = f"{time.time() + 3.0:.3f}"  # both launchers call launch() at this instant
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    launchers = [
+        subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, str(home), session, start_at],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    outputs = sorted(p.communicate(timeout=60)[0].strip() for p in launchers)
+    assert outputs[1] == "launched", outputs
+    assert outputs[0].startswith("busy:") and "already running" in outputs[0], outputs
+    assert len(_workers_of(session)) == 1
+
+    with pytest.raises(SessionBusy, match="already running"):
+        jobs.launch(store, session)  # a third try, from this process, while it runs
+
+    def training() -> bool:
+        progress = read_progress(folder)
+        current = progress.get("current_job")
+        return bool(current) and progress["jobs"][current].get("step", 0) >= 1
+
+    wait_for(training, timeout=120, what="a job to train")
+    assert store.status(session) is SessionStatus.RUNNING
+    assert len(_workers_of(session)) == 1
+
+    jobs.cancel(store, session, grace=30)
+    assert not _workers_of(session)
+    assert not lock_is_held(folder / layout.WORKER_LOCK)
+    manifest = store.load(session)
+    assert manifest.status is SessionStatus.CANCELLED, manifest.status_reason
+    info = jobs.session_status(store, session)
+    assert info["status"] == "cancelled"
+    # The job that was training is cancelled; earlier ones completed, later ones stay queued.
+    statuses = [j["status"] for j in info["jobs"]]
+    stopped = statuses.index("cancelled")
+    assert statuses == ["completed"] * stopped + ["cancelled"] + ["queued"] * (2 - stopped)
+    cancelled = info["jobs"][stopped]["id"]
+    assert (layout.job_dir(folder, cancelled) / layout.JOB_CHECKPOINT).is_dir()  # resumable
+    log = (folder / layout.WORKER_LOG).read_text()
+    assert log.count("worker pid ") == 1  # one worker ever started
+    assert "received SIGTERM" in log
+    with pytest.raises(Exception, match="not running"):
+        jobs.cancel(store, session)
+
+
+def test_one_slot_queues_the_second_session_until_the_first_ends(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARENA_MAX_WORKERS", "1")
+    first = make_session(
+        store, tmp_path, n_rows=120, strategies={"sentiment": "multi-class"}, name="a"
+    )
+    second = make_session(store, tmp_path, strategies={"sentiment": "multi-class"}, name="b")
+    first_dir, second_dir = store.session_dir(first), store.session_dir(second)
+
+    jobs.launch(store, first)
+    wait_for(lambda: read_progress(first_dir).get("status") == "running", 120, "a running")
+    jobs.launch(store, second)
+    beat = wait_for(
+        lambda: (
+            read_progress(second_dir).get("status") == "queued"
+            and read_progress(second_dir).get("heartbeat")
+        ),
+        60,
+        "b's worker to queue",
+    )
+    assert store.status(second) is SessionStatus.QUEUED
+    assert "waiting for a free worker slot" in store.load(second).status_reason
+    assert store.status(first) is SessionStatus.RUNNING
+    # A queued worker keeps beating, so it reads as alive (a dead one reads 'interrupted').
+    wait_for(
+        lambda: read_progress(second_dir).get("heartbeat", 0) > beat,
+        HEARTBEAT_SECONDS * 3,
+        "a fresh heartbeat while queued",
+    )
+    if store.status(first) is SessionStatus.RUNNING:
+        assert read_progress(second_dir)["status"] == "queued"
+
+    assert jobs.wait(store, first, quiet=True, timeout=180) is SessionStatus.COMPLETED
+    assert jobs.wait(store, second, quiet=True, timeout=180) is SessionStatus.COMPLETED
+    assert read_progress(second_dir)["running_since"] >= read_progress(first_dir)["ended_at"]
+
+
+def test_a_failing_job_is_recorded_and_the_others_complete(store, tmp_path):
+    session = make_session(store, tmp_path, strategies={"sentiment": "one-vs-all"})
+
+    def add_a_label_without_examples(manifest):
+        # No row has 'ghost': its one-vs-all job has a single class in train and must fail.
+        manifest.keys["sentiment"].labels = ["ghost", "positive"]
+
+    store.update(session, add_a_label_without_examples)
+    ghost, positive = (job.id for job in plan(store.load(session)))
+
+    assert run_session(store, session) is SessionStatus.FAILED
+    manifest = store.load(session)
+    assert manifest.status is SessionStatus.FAILED
+    assert manifest.status_reason.startswith("1 of 2 jobs failed")
+    assert f"{ghost}: TrainingError" in manifest.status_reason
+    info = jobs.session_status(store, session)
+    states = {j["id"]: j for j in info["jobs"]}
+    assert states[ghost]["status"] == "failed"
+    assert "same class" in states[ghost]["error"]
+    assert states[positive]["status"] == "completed"
+    assert states[positive]["metrics"]["macro_f1"] is not None
+    folder = store.session_dir(session)
+    summary = json.loads((folder / layout.SUMMARY).read_text())
+    assert summary["status"] == "failed"
+    assert summary["jobs"][ghost]["status"] == "failed"
+    assert summary["jobs"][positive]["status"] == "completed"
+    log = (folder / layout.WORKER_LOG).read_text()
+    assert "Traceback" in log and f"job {ghost} failed" in log
+    assert not lock_is_held(folder / layout.WORKER_LOCK)
+    assert not lock_is_held(store.home / layout.SLOTS_DIR / "slot-0.lock")
+
+
+def test_queued_worker_that_dies_reads_interrupted_and_cancel_while_queued(store, tmp_path):
+    session = make_session(store, tmp_path, strategies={"sentiment": "multi-class"})
+    folder = store.session_dir(session)
+    slot = try_slot(store.home, 1)  # this test holds the only slot: the worker must queue
+    try:
+        jobs.launch(store, session)
+        wait_for(lambda: read_progress(folder).get("status") == "queued", 60, "the worker to queue")
+        assert store.status(session) is SessionStatus.QUEUED
+        kill_worker(folder)
+        assert store.status(session) is SessionStatus.INTERRUPTED  # not a phantom 'queued'
+
+        jobs.resume(store, session)
+        wait_for(lambda: read_progress(folder).get("status") == "queued", 60, "the worker to queue")
+        jobs.cancel(store, session, grace=30)
+        manifest = store.load(session)
+        assert manifest.status is SessionStatus.CANCELLED
+        assert manifest.status_reason == "cancelled while queued"  # the worker's own clean end
+        assert not (folder / layout.JOBS_DIR).exists()
+    finally:
+        slot[1].release()
