@@ -29,6 +29,7 @@ from .manifest import (
     write_manifest,
 )
 from .progress import ACTIVE, best_macro_f1, effective_status, jobs_done, read_progress
+from .strategy import plan
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,14 @@ def _stat_key(path: Path) -> list[int] | None:
     except OSError:
         return None
     return [info.st_mtime_ns, info.st_size]
+
+
+def _planned_count(manifest: SessionManifest) -> int:
+    """Models the session trains: derived from the manifest, the saved copy when it can't be."""
+    try:
+        return len(plan(manifest))
+    except ArenaError:
+        return len(manifest.plan)
 
 
 def _slug(name: str) -> str:
@@ -128,7 +137,7 @@ class SessionStore:
             name=manifest.name,
             status=effective_status(manifest.status, progress).value,
             created_at=manifest.created_at,
-            n_jobs=len(manifest.plan),
+            n_jobs=_planned_count(manifest),
             complete=is_complete(check(manifest)),
             parent=manifest.parent,
             origin=manifest.origin,
