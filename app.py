@@ -1,4 +1,4 @@
-"""Training Arena: entry point. Builds the navigation only; every page lives in pages/."""
+"""Training Arena: entry point. Builds the navigation only; every page lives in app_pages/."""
 
 import streamlit as st
 
@@ -8,15 +8,15 @@ st.set_page_config(
 
 pages = {
     "Train": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/dataset.py", title="Dataset", icon=":material/table:"),
-        st.Page("pages/strategy.py", title="Strategy", icon=":material/tune:"),
+        st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("app_pages/dataset.py", title="Dataset", icon=":material/table:"),
+        st.Page("app_pages/strategy.py", title="Strategy", icon=":material/tune:"),
     ],
     "Results": [
-        st.Page("pages/sessions.py", title="Sessions", icon=":material/folder_open:"),
-        st.Page("pages/monitor.py", title="Monitor", icon=":material/monitoring:"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
-        st.Page("pages/predict.py", title="Predict", icon=":material/bolt:"),
+        st.Page("app_pages/sessions.py", title="Sessions", icon=":material/folder_open:"),
+        st.Page("app_pages/monitor.py", title="Monitor", icon=":material/monitoring:"),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page("app_pages/predict.py", title="Predict", icon=":material/bolt:"),
     ],
 }
 

@@ -38,12 +38,12 @@ WORDS = {
 
 
 def page_test(page: str | None = None, state: dict | None = None) -> AppTest:
-    """Run the app, set ``state``, then show ``page`` (a path like 'pages/dataset.py')."""
+    """Run the app, set ``state``, then show ``page`` (a path like 'app_pages/dataset.py')."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     for key, value in (state or {}).items():
         at.session_state[key] = value
     at.run()
-    if page is not None and page != "pages/home.py":
+    if page is not None and page != "app_pages/home.py":
         at.switch_page(page).run()
     return at
 

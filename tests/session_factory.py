@@ -335,17 +335,17 @@ def nav_app(tmp_path: Path, page: str, timeout: float = 30):
     from streamlit.testing.v1 import AppTest
 
     folder = Path(tmp_path) / "nav"
-    (folder / "pages").mkdir(parents=True, exist_ok=True)
+    (folder / "app_pages").mkdir(parents=True, exist_ok=True)
     for name in PAGE_FILES:
-        target = folder / "pages" / f"{name}.py"
+        target = folder / "app_pages" / f"{name}.py"
         if target.exists() or target.is_symlink():
             continue
         if name in OWN_PAGES:
-            target.symlink_to(REPO / "pages" / f"{name}.py")
+            target.symlink_to(REPO / "app_pages" / f"{name}.py")
         else:
             target.write_text(f"import streamlit as st\nst.write('stub page {name}')\n")
     entries = ", ".join(
-        f"st.Page('pages/{name}.py', default={name == page})" for name in PAGE_FILES
+        f"st.Page('app_pages/{name}.py', default={name == page})" for name in PAGE_FILES
     )
     (folder / "entry.py").write_text(
         f"import streamlit as st\nst.navigation([{entries}]).run()\n", "utf-8"

@@ -14,7 +14,7 @@ import os, sys, tempfile
 os.environ["ARENA_HOME"] = tempfile.mkdtemp()
 from streamlit.testing.v1 import AppTest
 for page in ["home", "dataset", "strategy", "sessions", "monitor", "compare", "predict"]:
-    at = AppTest.from_file(f"pages/{page}.py", default_timeout=60)
+    at = AppTest.from_file(f"app_pages/{page}.py", default_timeout=60)
     at.run()
     assert not at.exception, (page, at.exception)
 heavy = sorted(m for m in ("torch", "transformers", "sklearn", "lingua") if m in sys.modules)

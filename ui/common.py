@@ -10,13 +10,13 @@ from arena_core.errors import ArenaError
 from arena_core.store import SessionStore
 
 # Page files, named once so links and switch_page agree with app.py.
-HOME = "pages/home.py"
-DATASET = "pages/dataset.py"
-STRATEGY = "pages/strategy.py"
-SESSIONS = "pages/sessions.py"
-MONITOR = "pages/monitor.py"
-COMPARE = "pages/compare.py"
-PREDICT = "pages/predict.py"
+HOME = "app_pages/home.py"
+DATASET = "app_pages/dataset.py"
+STRATEGY = "app_pages/strategy.py"
+SESSIONS = "app_pages/sessions.py"
+MONITOR = "app_pages/monitor.py"
+COMPARE = "app_pages/compare.py"
+PREDICT = "app_pages/predict.py"
 
 # Cross-page session_state keys (page-local keys carry their page's prefix instead).
 DATASET_PATH = "dataset_path"  # str: the uploaded/demo file on disk

@@ -17,6 +17,7 @@ import streamlit as st
 
 from arena_core import layout
 from arena_core.dataset import NormalisedDataset, guess_columns, load_dataset
+from arena_core.errors import StorageError
 from arena_core.fsutil import atomic_write_bytes
 from arena_core.manifest import DatasetOptions, file_sha256
 from arena_core.readers import ReadResult, read_table
@@ -49,22 +50,30 @@ def remember(key: str, default: Any) -> dict[str, Any]:
 
 
 def safe_upload_name(name: str) -> str:
-    """The file's base name with safe characters only: it can never leave the uploads folder."""
-    base = re.split(r"[\\/]", str(name))[-1]
-    cleaned = _UNSAFE.sub("_", base).lstrip("._")[:100]
-    stem, dot, suffix = cleaned.rpartition(".")
+    """The file's base name with safe characters only: it can never leave the uploads folder.
+
+    The stem is cut to 100 characters and the extension (kept, lower-cased, at most 10
+    characters) is never cut off, so a long name still reads as the right format.
+    """
+    base = re.split(r"[\\/]", str(name))[-1].strip()
+    stem, dot, suffix = base.rpartition(".")
     if not dot:
-        return cleaned or "upload"
-    return f"{stem or 'upload'}.{suffix.lower()}"
+        stem, suffix = base, ""
+    stem = _UNSAFE.sub("_", stem).lstrip("._-")[:100] or "upload"
+    suffix = _UNSAFE.sub("_", suffix).strip("._").lower()[:10]
+    return f"{stem}.{suffix}" if suffix else stem
 
 
 def save_upload(home: Path, name: str, data: bytes) -> tuple[Path, str]:
-    """Store an uploaded file as uploads/<sha256[:16]>_<safe name>; returns (path, safe name)."""
+    """Store an uploaded file as uploads/<sha256[:16]>_<safe name>; returns (path, safe name).
+
+    Raises StorageError when the uploads folder cannot be written (read-only, disk full).
+    """
     safe = safe_upload_name(name)
     folder = (Path(home) / layout.UPLOADS_DIR).resolve()
     target = (folder / f"{hashlib.sha256(data).hexdigest()[:16]}_{safe}").resolve()
     if target.parent != folder:  # cannot happen with a sanitised name; refuse rather than write
-        raise ValueError(f"refusing to write {target} outside {folder}")
+        raise StorageError(f"Refusing to write {target}: it is outside {folder}.")
     if not target.is_file():
         atomic_write_bytes(target, data)
     return target, safe

@@ -53,7 +53,7 @@ def readable(summaries: Sequence[SessionSummary]) -> list[SessionSummary]:
 
 def page_link(page: str, label: str, icon: str | None = None) -> None:
     """st.page_link that degrades to a caption when the page runs outside app.py's navigation
-    (``streamlit run pages/x.py``), where Streamlit cannot resolve other pages."""
+    (``streamlit run app_pages/x.py``), where Streamlit cannot resolve other pages."""
     try:
         st.page_link(page, label=label, icon=icon)
     except StreamlitAPIException:
