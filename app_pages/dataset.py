@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from arena_core.charts import label_counts_figure
 from arena_core.errors import ArenaError
 from arena_core.filtering import apply_min_examples
 from ui import dataset_state as ds_state
@@ -146,7 +147,8 @@ for key, stats in dataset.keys.items():
     if dropped:
         badges.append(f":red-badge[{len(dropped)} rare labels dropped]")
     st.markdown(" ".join(badges))
-    st.plotly_chart(ds_state.label_chart(stats.counts, dropped), key=f"ds_chart_{key}")
+    figure = label_counts_figure(stats.counts, dropped, title=None, height=280)
+    st.plotly_chart(figure, key=f"ds_chart_{key}")
     if dropped:
         st.caption(f"Dropped (fewer than {int(min_examples)} examples): {', '.join(dropped)}")
 

@@ -87,7 +87,7 @@ def job_table(info: dict) -> None:
             "progress": job["step"] / job["total_steps"] if job.get("total_steps") else None,
             "macro-F1": (job.get("metrics") or {}).get("macro_f1"),
             "accuracy": (job.get("metrics") or {}).get("accuracy"),
-            "error": job.get("error"),
+            "error": job.get("error") or "",
         }
         for job in info["jobs"]
     ]

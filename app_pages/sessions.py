@@ -56,7 +56,8 @@ sid = summary.id
 
 # ---- the selected session
 st.subheader(summary.name or sid)
-st.caption(f"`{sid}` · {sv.status_text(summary.status)} · created {summary.created_at}")
+created = summary.created_at[:16].replace("T", " ")
+st.caption(f"`{sid}` · {sv.status_text(summary.status)} · created {created}")
 if summary.parent:
     st.markdown(f"Relaunch of **{summary.parent}**")
 if children := [s.id for s in summaries if s.parent == sid]:

@@ -165,7 +165,10 @@ def _dropped_names(dropped: Iterable[Any]) -> set[str]:
 
 
 def label_counts_figure(
-    counts: Mapping[str, int], dropped: Iterable[Any] = (), title: str = "Examples per label"
+    counts: Mapping[str, int],
+    dropped: Iterable[Any] = (),
+    title: str | None = "Examples per label",
+    height: int | None = None,
 ) -> go.Figure:
     """Bars of examples per label, most frequent first; dropped labels in grey.
 
@@ -184,5 +187,12 @@ def label_counts_figure(
             hovertemplate="%{x}: %{y} examples<extra></extra>",
         )
     )
-    fig.update_layout(title=title, xaxis_title="label", yaxis_title="examples", showlegend=False)
+    fig.update_layout(
+        title=title,
+        xaxis_title="label",
+        yaxis_title="examples",
+        showlegend=False,
+        height=height,
+        margin={"t": 60 if title else 20, "b": 10},
+    )
     return fig
