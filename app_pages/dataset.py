@@ -14,7 +14,11 @@ st.caption("Upload annotated texts, tell which columns hold what, and check the 
 upload = st.file_uploader("Data file", type=ds_state.UPLOAD_TYPES, key="ds_upload")
 if upload is not None and st.session_state.get("ds_last_upload") != upload.file_id:
     st.session_state["ds_last_upload"] = upload.file_id
-    path, safe_name = ds_state.save_upload(get_store().home, upload.name, upload.getvalue())
+    try:
+        path, safe_name = ds_state.save_upload(get_store().home, upload.name, upload.getvalue())
+    except ArenaError as exc:
+        show_error(exc)
+        st.stop()
     ds_state.choose_dataset(path, safe_name)
 if st.button("Use the demo dataset", key="ds_demo", icon=":material/science:"):
     ds_state.use_demo()

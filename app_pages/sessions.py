@@ -47,12 +47,11 @@ event = st.dataframe(
         "complete": st.column_config.CheckboxColumn(help="all strategy fields saved"),
     },
 )
-rows = [r for r in event.selection.rows if r < len(shown)]
-if not rows:
+sid = sv.selected_session_id(event.selection.rows, [s.id for s in shown], key="ses_selected")
+summary = next((s for s in summaries if s.id == sid), None)
+if summary is None:
     sv.import_panel(store)
     st.stop()
-summary = shown[rows[0]]
-sid = summary.id
 
 # ---- the selected session
 st.subheader(summary.name or sid)

@@ -47,7 +47,11 @@ def arena_home(override: str | os.PathLike | None = None) -> Path:
 
 def validate_session_id(session_id: str) -> str:
     """Reject ids that could become paths outside the store ('..', '/', empty, odd characters)."""
-    if not isinstance(session_id, str) or not _SESSION_ID.match(session_id) or ".." in session_id:
+    if (
+        not isinstance(session_id, str)
+        or not _SESSION_ID.fullmatch(session_id)
+        or ".." in session_id
+    ):
         raise InvalidSessionId(
             f"'{session_id}' is not a valid session id: use letters, digits, '_', '-' or '.', "
             "starting with a letter or digit (as listed by 'python -m arena_core list')."

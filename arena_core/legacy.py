@@ -574,7 +574,7 @@ def _add_source_copies(folder: Path, copies: dict[str, Path]) -> None:
 
 def _session_id(legacy_id: str) -> str:
     candidate = re.sub(r"[^A-Za-z0-9_.-]+", "-", legacy_id).strip("-.")[:100]
-    candidate = candidate.replace("..", ".")
+    candidate = re.sub(r"\.{2,}", ".", candidate)
     return candidate if candidate and candidate[0].isalnum() else f"legacy-{candidate or 'session'}"
 
 
@@ -698,20 +698,11 @@ def imported_sources(store: SessionStore) -> dict[str, str]:
     return found
 
 
-def _unique_id(store: SessionStore, wanted: str) -> str:
-    candidate, n = wanted, 1
-    while store.session_dir(candidate).exists():
-        n += 1
-        candidate = f"{wanted}_{n}"
-    return candidate
-
-
 def import_one(store: SessionStore, built: LegacyBuild) -> SessionManifest:
     """Write one built legacy session into the store (whole or not at all)."""
     manifest = built.manifest.model_copy(deep=True)
-    manifest.id = _unique_id(store, manifest.id)
+    manifest.id, staging = store.reserve(manifest.id)
     manifest.legacy["imported_at"] = now_iso()
-    staging = store.staging_dir(manifest.id)
     try:
         for target, source in sorted(built.copies.items()):
             _copy_verbatim(source, staging / target)

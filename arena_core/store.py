@@ -103,14 +103,41 @@ class SessionStore:
             )
         return folder
 
-    def new_id(self, name: str) -> str:
-        stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
-        base = f"{_slug(name)}_{stamp}"
-        candidate, n = base, 1
-        while (self.sessions_root / candidate).exists():
-            n += 1
-            candidate = f"{base}_{n}"
-        return candidate
+    def base_id(self, name: str) -> str:
+        """<name>_<YYYYMMDD>_<HHMMSS>, like the previous tool's session ids."""
+        return f"{_slug(name)}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
+
+    def reserve(self, wanted: str) -> tuple[str, Path]:
+        """A free session id and its empty staging folder, reserved atomically.
+
+        The staging folder is created with an exclusive mkdir, so two creations with the same
+        name in the same second (two tabs, two processes) get different ids instead of sharing
+        a staging folder. The staging folder sits beside the sessions, on the same disk, so the
+        final move into place is one atomic rename.
+        """
+        layout.validate_session_id(wanted)
+        try:
+            self.sessions_root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(self.sessions_root, exc) from exc
+        for n in range(1, 10_000):
+            candidate = wanted if n == 1 else f"{wanted}_{n}"
+            staging = self.sessions_root / f".staging-{candidate}"
+            if (self.sessions_root / candidate).exists():
+                continue
+            try:
+                staging.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise storage_error(staging, exc) from exc
+            try:
+                (staging / layout.DATA_DIR).mkdir()
+            except OSError as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise storage_error(staging, exc) from exc
+            return candidate, staging
+        raise StorageError(f"No free session id for '{wanted}' in {self.sessions_root}.")
 
     # ------------------------------------------------------------ read
     def load(self, session_id: str) -> SessionManifest:
@@ -200,29 +227,25 @@ class SessionStore:
         manifest.id = layout.validate_session_id(manifest.id)
         write_manifest(staging, manifest)
         target = self.session_dir(manifest.id)
+        if target.exists():  # rename() would silently replace an empty folder
+            raise StorageError(f"Session {manifest.id} already exists; nothing was overwritten.")
         try:
-            os.replace(staging, target)
+            os.rename(staging, target)
         except OSError as exc:
             raise storage_error(target, exc) from exc
         return manifest
 
-    def staging_dir(self, session_id: str) -> Path:
-        """A hidden folder beside the sessions, on the same disk so the final move is atomic."""
-        staging = self.sessions_root / f".staging-{layout.validate_session_id(session_id)}"
-        try:
-            shutil.rmtree(staging, ignore_errors=True)
-            (staging / layout.DATA_DIR).mkdir(parents=True)
-        except OSError as exc:
-            raise storage_error(staging, exc) from exc
-        return staging
-
     def update(self, session_id: str, change: Callable[[SessionManifest], None]) -> SessionManifest:
         """Read-modify-write the manifest under the session's manifest lock."""
         folder = self.existing_dir(session_id)
-        with FileLock(str(folder / MANIFEST_LOCK), timeout=30):
-            manifest, _ = read_manifest(folder)
-            change(manifest)
-            write_manifest(folder, manifest)
+        try:
+            lock = FileLock(str(folder / MANIFEST_LOCK), timeout=30)
+            with lock:
+                manifest, _ = read_manifest(folder)
+                change(manifest)
+                write_manifest(folder, manifest)
+        except OSError as exc:  # the lock file itself cannot be created (read-only, full)
+            raise storage_error(folder / MANIFEST_LOCK, exc) from exc
         return manifest
 
     def set_status(

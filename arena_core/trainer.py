@@ -11,12 +11,14 @@ completes), ``report.json`` written last. This module is worker-side: it imports
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,7 @@ from .evaluation import (
     multilabel_metrics,
     tune_thresholds,
 )
-from .fsutil import atomic_write_json, read_json
+from .fsutil import atomic_write_json, read_json, storage_error
 from .jobdata import JobExamples, job_examples
 from .manifest import TrainingConfig, now_iso
 from .metrics import EVAL, TEST, TRAIN, MetricsWriter, truncate_job_after
@@ -63,6 +65,8 @@ BEST_INFO = "arena_eval.json"  # in model/: validation result of the weights sav
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _COMPLETE_MARKER = "trainer_state.json"  # Trainer writes it after weights, optimizer and RNG
 MAX_POS_WEIGHT = 50.0  # multi-label class weights: cap for very rare labels
+# OSErrors that mean "the disk cannot take this write": shown as a StorageError saying what to do.
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 ProgressFn = Callable[[int, int], None]
 StopFn = Callable[[], bool]
@@ -222,6 +226,21 @@ def _save_best(model, tokenizer, model_dir: Path, info: dict[str, Any]) -> None:
         os.replace(model_dir, old)
     os.replace(tmp, model_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def _disk_errors(out_dir: Path) -> Iterator[None]:
+    """A full or read-only disk while saving a checkpoint or the best model: drop the half-written
+    folders (frees space; the last complete checkpoint stays for a resume), then raise a
+    StorageError that names the file and says what to do."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in DISK_ERRNOS:
+            raise
+        latest_checkpoint(out_dir / layout.JOB_CHECKPOINT)
+        _restore_model_dir(out_dir / layout.JOB_MODEL)
+        raise storage_error(Path(exc.filename or out_dir), exc) from exc
 
 
 def _read_best(model_dir: Path) -> dict[str, Any] | None:
@@ -482,7 +501,8 @@ def train_job(
 
     # train
     train_start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    with _disk_errors(out_dir):
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     train_wall = time.perf_counter() - train_start
     if callback.cancelled:
         raise JobCancelled(f"{job.id}: cancelled at step {trainer.state.global_step}.")
@@ -498,7 +518,8 @@ def train_job(
                 else None
             ),
         }
-        save_best(trainer.model, callback.best)
+        with _disk_errors(out_dir):
+            save_best(trainer.model, callback.best)
     elif callback.best is None:  # resumed past the last evaluation with model/ lost
         trainer.evaluate()
     best = callback.best or _read_best(model_dir)

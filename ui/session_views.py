@@ -85,6 +85,23 @@ def run_action(action: Callable[[], Any], success: str | None = None) -> Any | N
     return result
 
 
+def selected_session_id(rows: list[int], ids_now: list[str], key: str) -> str | None:
+    """The session the user picked, by id, not by row position.
+
+    Rows shift when another tab or a worker adds a session; mapping a row number against the
+    current list would then act on a different session (a stale tab's Relaunch relaunching the
+    wrong one). A new selection is mapped against the ids the user was looking at (the previous
+    render); an unchanged selection keeps its id.
+    """
+    seen_key, rows_key = f"{key}__seen_ids", f"{key}__rows"
+    if rows != st.session_state.get(rows_key):
+        seen = st.session_state.get(seen_key) or ids_now
+        st.session_state[key] = seen[rows[0]] if rows and rows[0] < len(seen) else None
+        st.session_state[rows_key] = list(rows)
+    st.session_state[seen_key] = list(ids_now)
+    return st.session_state.get(key)
+
+
 def control_buttons(store: SessionStore, session_id: str, status: str, prefix: str) -> None:
     """Resume (interrupted/failed/cancelled) and Cancel (queued/running) for one session."""
     from arena_core import jobs  # light: no torch; kept local so pages import fast

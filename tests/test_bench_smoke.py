@@ -1,0 +1,28 @@
+"""The benchmark suite runs end to end at its cheapest size and writes every JSON key.
+
+Speed is never asserted here (benchmarks measure it, see BENCHMARKS.md): only that the listing
+measure really listed the 50 generated sessions and that the JSON document is complete.
+"""
+
+from __future__ import annotations
+
+import json
+
+from bench.run import FIGURE_KEYS, main
+
+
+def test_listing_smoke_writes_every_figure_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BENCH_TMP", str(tmp_path))
+    out = tmp_path / "bench.json"
+
+    code = main(["--size", "smoke", "--only", "listing", "--json", str(out)])
+
+    assert code == 0, capsys.readouterr().out
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert set(FIGURE_KEYS) <= set(document)
+    assert document["list_10000_s"] is None  # not measured at this size
+    listed = document["measures"]["listing"]["details"]["50"]["store_list"]
+    assert listed["count"] == 50
+    assert listed["median_s"] > 0
+    assert document["machine"]["nproc"] >= 1 and document["machine"]["ram_gb"] > 0
+    assert "store.list(), 1,000 sessions" in capsys.readouterr().out
