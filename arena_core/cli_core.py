@@ -147,9 +147,12 @@ def cmd_inspect(args: argparse.Namespace, store: SessionStore) -> int:
 
 
 def cmd_new(args: argparse.Namespace, store: SessionStore) -> int:
+    from .models import resolve_model
     from .sessions import create_session, prepare_from_file
 
-    prepared = prepare_from_file(args.data, dataset_options(args), session_settings(args))
+    settings = session_settings(args)
+    resolve_model(settings.training.model)  # refuse an unknown or disallowed model up front
+    prepared = prepare_from_file(args.data, dataset_options(args), settings)
     if args.dry_run:
         if args.json:
             emit_json({"id": None, "jobs": len(prepared.jobs), "status": "dry-run"})

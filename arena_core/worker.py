@@ -26,7 +26,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from . import layout
-from .errors import ArenaError, SessionBusy, TrainingError
+from .errors import ArenaError, SessionBusy, StorageError, TrainingError
 from .fsutil import atomic_write_json, read_json
 from .manifest import SessionManifest, SessionStatus, now_iso
 from .progress import HEARTBEAT_SECONDS, read_progress, write_progress
@@ -424,6 +424,11 @@ class Worker:
                     ended_at=now_iso(),
                     eta_seconds=None,
                 )
+                if isinstance(exc, StorageError):  # a full or read-only disk fails every job
+                    log.error("stopping: the session folder cannot be written")
+                    with self._lock:
+                        self.progress["current_job"] = None
+                    break
             else:
                 report = report or read_report(out_dir) or {}
                 log.info("job %s completed: %s", job.id, report_metrics(report))
