@@ -145,7 +145,7 @@ class TrainingConfig(BaseModel):
     early_stopping_patience: int | None = Field(None, ge=1, description="epochs without gain")
     class_weights: bool = Field(False, description="weight the loss against label imbalance")
     seed: int = 42
-    logging_steps: int = Field(10, ge=1)
+    logging_steps: int = Field(5, ge=1, description="training-loss log interval (steps)")
     checkpoint_every_steps: int | None = Field(None, ge=1, description="besides each epoch end")
 
 

@@ -397,6 +397,7 @@ def _training_args(config: TrainingConfig, checkpoint_root: Path, has_validation
         save_total_limit=1,  # only the latest checkpoint: bounded disk
         logging_strategy="steps",
         logging_steps=config.logging_steps,
+        logging_first_step=True,  # a first loss point at once: the live chart is never empty
         seed=config.seed,
         train_sampling_strategy="group_by_length",  # similar lengths per batch: less padding
         remove_unused_columns=False,
