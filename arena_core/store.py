@@ -200,6 +200,12 @@ class SessionStore:
                 )
         return summary
 
+    def refresh_listing(self, session_id: str) -> None:
+        """Precompute a session's browser row (creation, end of training), so the first listing
+        after many sessions were made does not parse every manifest."""
+        with contextlib.suppress(ArenaError, OSError):
+            self._cached_summary(self.session_dir(session_id))
+
     def list(self) -> list[SessionSummary]:
         """Every session, newest first. A damaged folder is listed with its error, never fatal."""
         if not self.sessions_root.is_dir():
@@ -233,6 +239,7 @@ class SessionStore:
             os.rename(staging, target)
         except OSError as exc:
             raise storage_error(target, exc) from exc
+        self.refresh_listing(manifest.id)
         return manifest
 
     def update(self, session_id: str, change: Callable[[SessionManifest], None]) -> SessionManifest:

@@ -57,6 +57,7 @@ from .models import (
     load_tokenizer,
     resolve_model,
 )
+from .sampling import LengthBucketSampler, LengthSortedSampler
 from .strategy import ModelJob, Strategy
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class _Examples(torch.utils.data.Dataset):
     def __init__(self, encoded: Encoded, positions: np.ndarray, targets: np.ndarray) -> None:
         self.ids = [encoded.input_ids[p] for p in positions.tolist()]
         self.targets = targets.tolist()
+        self.lengths = [len(ids) for ids in self.ids]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -260,6 +262,18 @@ class _ArenaTrainer(Trainer):
     eval_samples = 0
     eval_seconds = 0.0
 
+    def _get_train_sampler(self, train_dataset=None):
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if not isinstance(dataset, _Examples):
+            return super()._get_train_sampler(train_dataset)
+        batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        return LengthBucketSampler(dataset.lengths, batch, self.args.seed)
+
+    def _get_eval_sampler(self, eval_dataset):
+        if not isinstance(eval_dataset, _Examples):
+            return super()._get_eval_sampler(eval_dataset)
+        return LengthSortedSampler(eval_dataset.lengths)
+
     def training_step(self, model, inputs, num_items_in_batch=None):
         self.train_samples += int(inputs["input_ids"].shape[0])
         return super().training_step(model, inputs, num_items_in_batch)
@@ -399,7 +413,9 @@ def _training_args(config: TrainingConfig, checkpoint_root: Path, has_validation
         logging_steps=config.logging_steps,
         logging_first_step=True,  # a first loss point at once: the live chart is never empty
         seed=config.seed,
-        train_sampling_strategy="group_by_length",  # similar lengths per batch: less padding
+        # Our samplers (arena_core/sampling.py) replace this for our datasets; it stays the
+        # fallback for anything else.
+        train_sampling_strategy="group_by_length",
         remove_unused_columns=False,
         dataloader_num_workers=0,
         dataloader_pin_memory=on_gpu,

@@ -489,6 +489,7 @@ class Worker:
         with suppress(ArenaError):
             atomic_write_json(self.folder / layout.SUMMARY, summary)
         self.store.set_status(self.session_id, status, reason)
+        self.store.refresh_listing(self.session_id)  # the session browser's row, ready to read
         log.info("session %s %s%s", self.session_id, status.value, f": {reason}" if reason else "")
 
 

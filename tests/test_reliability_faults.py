@@ -95,7 +95,9 @@ class DiskFault:
         return any(text == root or text.startswith(root + os.sep) for root in self.roots)
 
     def _write(self, kind: str, path) -> None:
-        if not self._under(path):
+        if not self._under(path) or layout.LISTING_CACHE in os.fspath(path):
+            # The session browser's cache is optional by design: failing to write it is
+            # ignored (the row is computed from the manifest instead), so it is not a fault.
             return
         if self.allowed is not None and len(self.writes) >= self.allowed:
             self.failed.append(f"{kind} {path}")

@@ -1,0 +1,138 @@
+"""Peak memory of the worker process training MiniLM at batch 16, max_length 128.
+
+The worker runs as a child process (as ``jobs.launch`` starts it, without detaching). Its peak
+resident set comes from the kernel (``os.wait4`` -> ``ru_maxrss``, the exact high-water mark of
+the child); a psutil sampler of the process and its children (every ``SAMPLE_SECONDS``, so it
+can miss a shorter spike) cross-checks it and dates the peak against the job's milestones. The
+length-grouped sampler puts the longest batch first, so 128-token batches occur even on the
+small dataset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import threading
+import time
+from typing import Any
+
+from .common import (
+    ROOT,
+    offline_env,
+    python_env,
+    rounded,
+    scratch,
+    worker_command,
+    worker_log_events,
+)
+
+SAMPLE_SECONDS = 0.05
+SIZES = {
+    "smoke": {"rows": 60, "epochs": 1, "model": "tiny"},
+    "small": {"rows": 200, "epochs": 1, "model": "minilm"},
+    "full": {"rows": 1000, "epochs": 1, "model": "minilm"},
+}
+
+
+def _sample(pid: int, stop: threading.Event, timeline: list[tuple[float, int]]) -> None:
+    """(time, RSS of the process and its children) every 50 ms until ``stop``."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+    except psutil.Error:
+        return
+    while not stop.is_set():
+        try:
+            total = process.memory_info().rss
+            for child in process.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    total += child.memory_info().rss
+        except psutil.Error:
+            return
+        timeline.append((time.time(), total))
+        stop.wait(SAMPLE_SECONDS)
+
+
+def _phases(folder, timeline: list[tuple[float, int]]) -> dict[str, Any]:
+    """When the peak happened, relative to the job's milestones (worker.log, metrics lines)."""
+    from arena_core import layout
+    from arena_core.metrics import EVAL, TRAIN, read_metrics
+
+    events = worker_log_events(
+        folder / layout.WORKER_LOG,
+        {"job_start": r"job \S+: start", "job_done": r"job \S+ (completed|failed)"},
+    )
+    records, _ = read_metrics(folder / layout.METRICS)
+    train = [r["time"] for r in records if r.get("kind") == TRAIN]
+    evals = [r["time"] for r in records if r.get("kind") == EVAL]
+    if train:
+        events.update(first_loss_line=train[0], last_loss_line=train[-1])
+    if evals:
+        events["first_eval_line"] = evals[0]
+    if not timeline:
+        return {}
+    peak_time, _ = max(timeline, key=lambda sample: sample[1])
+    before = [
+        name for name, when in sorted(events.items(), key=lambda e: e[1]) if when <= peak_time
+    ]
+
+    def rss_at(when: float) -> float:
+        earlier = [rss for t, rss in timeline if t <= when] or [timeline[0][1]]
+        return rounded(earlier[-1] / 2**20, 1)
+
+    return {
+        "peak_after": before[-1] if before else "worker start",
+        "rss_mb_at": {
+            name: rss_at(when) for name, when in sorted(events.items(), key=lambda e: e[1])
+        },
+    }
+
+
+def run(size: str = "small") -> dict[str, Any]:
+    from arena_core.manifest import TrainingConfig
+    from arena_core.store import SessionStore
+
+    from .data import create_session
+
+    offline_env()
+    spec = SIZES[size]
+    config = TrainingConfig(
+        model=spec["model"], epochs=spec["epochs"], batch_size=16, max_length=128
+    )
+    with scratch("memory") as home:
+        store = SessionStore(home)
+        session_id = create_session(store, spec["rows"], ("category",), config)
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            worker_command(home, session_id),
+            env=python_env(),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        stop, timeline = threading.Event(), []
+        sampler = threading.Thread(target=_sample, args=(process.pid, stop, timeline), daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stop.set()
+        sampler.join()
+        wall = time.perf_counter() - start
+        final = store.load(session_id).status.value
+        phases = _phases(store.session_dir(session_id), timeline)
+    if final != "completed":
+        raise RuntimeError(f"the worker ended {final} (exit code {process.returncode})")
+    kernel_mb = usage.ru_maxrss / 1024  # Linux: kilobytes
+    sampled_mb = max((rss for _, rss in timeline), default=0) / 2**20
+    return {
+        "figures": {"peak_rss_mb": rounded(max(kernel_mb, sampled_mb), 1)},
+        "details": {
+            "size": {**spec, "batch_size": 16, "max_length": 128},
+            "ru_maxrss_mb": rounded(kernel_mb, 1),
+            "sampled_peak_mb": rounded(sampled_mb, 1),
+            "wall_s": rounded(wall),
+            **phases,
+        },
+    }

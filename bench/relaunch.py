@@ -1,0 +1,92 @@
+"""Relaunch latency: from the Relaunch call to the first training-loss line in the metrics file.
+
+The parent is a ready session on generated data with the default training settings (packaged
+MiniLM, batch 16, max_length 128, the default ``logging_steps``; ``first_line_step`` in the
+details says after how many optimizer steps the first loss line came). ``jobs.relaunch`` copies it (hard links), writes the child manifest and
+starts the detached worker; the clock stops at the ``time`` of the child's first ``train`` line.
+The child is then cancelled. Phases come from worker.log timestamps: worker started (interpreter
++ imports), data loaded and tokenized (job start), first loss line (model load + 10 steps).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .common import median, offline_env, rounded, scratch, worker_log_events
+
+SIZES = {
+    "smoke": {"rows": 200, "runs": 1, "model": "tiny"},
+    "small": {"rows": 300, "runs": 1, "model": "minilm"},
+    "full": {"rows": 1000, "runs": 3, "model": "minilm"},
+}
+TIMEOUT_S = 300.0
+EVENTS = {"worker": r"worker pid", "job": r"job \S+: start"}
+
+
+def _first_train_line(store, session_id: str, started: float) -> tuple[float, int]:
+    """(epoch time, step) of the child's first train record (polls every 20 ms)."""
+    from arena_core import layout
+    from arena_core.metrics import TRAIN, MetricsTail
+
+    folder = store.session_dir(session_id)
+    tail = MetricsTail(folder / layout.METRICS)
+    checked = time.monotonic()
+    while time.time() - started < TIMEOUT_S:
+        for record in tail.poll():
+            if record.get("kind") == TRAIN:
+                return float(record["time"]), int(record.get("step", -1))
+        if time.monotonic() - checked > 1.0:
+            checked = time.monotonic()
+            status = store.status(session_id).value
+            if status not in ("queued", "running", "ready"):
+                log = (folder / layout.WORKER_LOG).read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"relaunched session {session_id} ended {status}:\n{log}")
+        time.sleep(0.02)
+    raise RuntimeError(f"no training line within {TIMEOUT_S:.0f} s in {session_id}")
+
+
+def measure_once(store, parent_id: str) -> dict[str, Any]:
+    from arena_core import jobs, layout
+
+    started = time.time()
+    child = jobs.relaunch(store, parent_id)
+    launched = time.time()
+    try:
+        first, step = _first_train_line(store, child, started)
+    finally:
+        try:
+            jobs.cancel(store, child, grace=30)
+            jobs.wait(store, child, quiet=True, timeout=120)
+        except Exception as exc:  # noqa: BLE001 - an ended worker is fine
+            if "not running" not in str(exc):
+                raise
+    events = worker_log_events(store.session_dir(child) / layout.WORKER_LOG, EVENTS)
+    phases = {"relaunch_call_s": rounded(launched - started)}
+    if "worker" in events:
+        phases["worker_started_s"] = rounded(events["worker"] - started)
+    if "job" in events:
+        phases["job_started_s"] = rounded(events["job"] - started)
+    return {"latency_s": rounded(first - started), "first_line_step": step, **phases}
+
+
+def run(size: str = "small") -> dict[str, Any]:
+    from arena_core.manifest import TrainingConfig
+    from arena_core.store import SessionStore
+
+    from .data import create_session
+
+    offline_env()
+    spec = SIZES[size]
+    config = TrainingConfig(model=spec["model"])
+    with scratch("relaunch") as home:
+        store = SessionStore(home)
+        parent = create_session(store, spec["rows"], ("category",), config, name="parent")
+        runs = [measure_once(store, parent) for _ in range(spec["runs"])]
+    return {
+        "figures": {"relaunch_latency_s": rounded(median([r["latency_s"] for r in runs]))},
+        "details": {
+            "size": {**spec, "logging_steps": config.logging_steps, "batch_size": 16},
+            "runs": runs,
+        },
+    }
