@@ -40,9 +40,14 @@ class LengthBucketSampler(torch.utils.data.Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         batches = _length_batches(self.lengths, self.batch_size, self.seed)
+        # The DataLoader cuts our stream into consecutive chunks of batch_size: a short batch
+        # in the middle would shift every later chunk across two buckets, so it goes last.
+        short = batches.pop() if batches and len(batches[-1]) < self.batch_size else None
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         for position in torch.randperm(len(batches), generator=generator).tolist():
             yield from batches[position]
+        if short:
+            yield from short
 
 
 class LengthSortedSampler(torch.utils.data.Sampler[int]):

@@ -334,6 +334,10 @@ class _ArenaCallback(TrainerCallback):
     def on_epoch_end(self, args, state, control, **kwargs):
         if self.cancelled and not float(state.epoch or 0).is_integer():
             control.should_evaluate = False  # a partial epoch is not an epoch result
+        if not self.cancelled and state.max_steps and state.global_step >= state.max_steps:
+            # The last epoch's checkpoint would be deleted as soon as the job completes (the
+            # best model is saved on its own): skip writing it (0.4-1.3 s per MiniLM job).
+            control.should_save = False
         return control
 
     def on_log(self, args, state, control, logs=None, **kwargs):

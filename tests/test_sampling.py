@@ -24,6 +24,14 @@ def test_each_row_once_sorted_batches_and_epoch_seeded_order():
     shuffled = list(range(203))
     rng.shuffle(shuffled)
     assert _padded_tokens(first, lengths, 16) < 0.7 * _padded_tokens(shuffled, lengths, 16)
+    # 203 = 12 x 16 + 11: the short batch comes last, so every chunk is one bucket
+    tight = sum(max(b) * len(b) for b in _sorted_chunks(lengths, 16))
+    assert _padded_tokens(first, lengths, 16) == tight
+
+
+def _sorted_chunks(lengths, batch):
+    ordered = sorted(lengths)
+    return [ordered[i : i + batch] for i in range(0, len(ordered), batch)]
 
 
 def test_eval_order_is_shortest_first():
