@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from arena_core import layout
+from arena_core.progress import pid_alive
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_ENV = "ARENA_REQUIRE_BROWSER"  # "1" (CI): a missing browser fails instead of skipping
@@ -142,21 +143,6 @@ def _stop_group(pgid: int, process: subprocess.Popen | None, timeout: float) -> 
                 time.sleep(0.1)
             if not pid_alive(pgid):
                 return
-
-
-def pid_alive(pid: int) -> bool:
-    """True when ``pid`` runs and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            return handle.read().rsplit(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _wait_healthy(app: App, timeout: float) -> None:
