@@ -21,6 +21,7 @@ from arena_core.metrics import read_metrics
 from arena_core.progress import read_progress
 from arena_core.sessions import SessionSettings, create_session, prepare
 from arena_core.store import SessionStore
+from arena_core.worker import lock_is_held
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTIMENTS = ["positive", "negative", "neutral"]
@@ -119,6 +120,10 @@ def kill_worker(session_dir: Path) -> int:
     pid = int(read_progress(session_dir)["pid"])
     os.killpg(pid, signal.SIGKILL)
     wait_for(lambda: not _alive(pid), 10, f"worker {pid} to die")
+    # The leader turns zombie before its other threads (heartbeat) finish exiting; the kernel
+    # drops the worker's flock only when the last of them has closed the files.
+    lock = session_dir / layout.WORKER_LOCK
+    wait_for(lambda: not lock_is_held(lock), 10, f"worker {pid}'s lock to be released")
     return pid
 
 

@@ -276,7 +276,9 @@ def test_disk_full_on_the_second_checkpoint_fails_the_session_and_resume_finishe
     from arena_core.trainer import latest_checkpoint
     from arena_core.worker import run_session
 
-    session_id = one_job_session(store, tmp_path)
+    # 3 epochs: the last epoch writes no checkpoint (it would be deleted at once), so the
+    # second checkpoint is the one at the end of epoch 2.
+    session_id = one_job_session(store, tmp_path, epochs=3)
     folder = store.session_dir(session_id)
     job_id = store.load(session_id).plan[0].id
     checkpoints = layout.job_dir(folder, job_id) / layout.JOB_CHECKPOINT
