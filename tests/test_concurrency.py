@@ -44,8 +44,10 @@ def _workers_of(session: str) -> list[psutil.Process]:
 
 
 def test_two_simultaneous_launches_start_one_worker_and_cancel_stops_it(home, store, tmp_path):
+    # Many epochs so the worker is still training when the test looks (the tiny model trains
+    # a 2-epoch job in about half a second); cancel stops it long before the end.
     session = make_session(
-        store, tmp_path, n_rows=240, strategies={"sentiment": "one-vs-all"}, epochs=2
+        store, tmp_path, n_rows=240, strategies={"sentiment": "one-vs-all"}, epochs=40
     )
     folder = store.session_dir(session)
     start_at = f"{time.time() + 3.0:.3f}"  # both launchers call launch() at this instant
