@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -322,17 +323,7 @@ class _Mapper:
                 name = {"onevsall": ONEVSALL_NAME, "consolidated": CONSOLIDATED_NAME}.get(role, key)
                 if name and role != "other":
                     targets[name] = self.resolve(FALLBACK_SECTION, name, path.name)
-        for name, target in targets.items():
-            path = self.copies.get(target)
-            if path is None:
-                continue
-            if name == ONEVSALL_NAME:
-                result.onevsall = path
-            elif name == CONSOLIDATED_NAME:
-                result.consolidated = path
-            else:
-                result.multiclass[name] = path
-        return result
+        return _file_roles(targets, self.copies.get, result)
 
     # ---- keys and strategies
     def keys(self) -> list[str]:
@@ -595,10 +586,21 @@ def session_layout(
     else:
         return None, {}, LegacyLayout()
     targets = {name: legacy_target(entry["recorded"]) for name, entry in entries.items()}
-    result = LegacyLayout()
+
+    def on_disk(target: str) -> Path | None:
+        return folder / target if (folder / target).is_file() else None
+
+    return section, targets, _file_roles(targets, on_disk, LegacyLayout())
+
+
+def _file_roles(
+    targets: dict[str, str], locate: Callable[[str], Path | None], result: LegacyLayout
+) -> LegacyLayout:
+    """Fill ``result`` with the files that ``locate`` finds: one-vs-all, consolidated, or the
+    multi-class file of the key the entry is named after."""
     for name, target in targets.items():
-        path = folder / target
-        if not path.is_file():
+        path = locate(target)
+        if path is None:
             continue
         if name == ONEVSALL_NAME:
             result.onevsall = path
@@ -606,7 +608,7 @@ def session_layout(
             result.consolidated = path
         else:
             result.multiclass[name] = path
-    return section, targets, result
+    return result
 
 
 def manifest_from_folder(path: Path) -> SessionManifest:

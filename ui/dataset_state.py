@@ -153,21 +153,3 @@ def source_sha256(path: str) -> str:
 def default_options(result: ReadResult) -> DatasetOptions:
     """Options guessed from the columns (the Dataset page prefills its widgets with them)."""
     return guess_columns(result.frame).to_options()
-
-
-def label_chart(counts: dict[str, int], dropped: list[str]):
-    """Bar chart of the examples per label; labels under 'min examples' in grey, as dropped."""
-    import pandas as pd
-    import plotly.express as px
-
-    frame = pd.DataFrame(
-        {
-            "label": list(counts),
-            "examples": list(counts.values()),
-            "status": ["dropped" if label in dropped else "kept" for label in counts],
-        }
-    )
-    colors = {"kept": "#3b5bdb", "dropped": "#adb5bd"}
-    return px.bar(
-        frame, x="label", y="examples", color="status", color_discrete_map=colors, height=280
-    )
