@@ -78,6 +78,21 @@ def _mode(kind: str, n_points: int) -> str:
 SPLIT_NOTE = "solid: training · dashed: validation"
 
 
+def _line(xs, ys, kind, group, show, label, colour, dash, meta) -> go.Scatter:
+    """One curve of a legend group (a model or a session); hover names what it is."""
+    return go.Scatter(
+        x=xs,
+        y=ys,
+        mode=_mode(kind, len(xs)),
+        name=group,
+        legendgroup=group,
+        showlegend=show,
+        hovertemplate=f"{label}: %{{y:.4f}}<extra></extra>",
+        line={"color": colour, "dash": dash},
+        meta=meta,
+    )
+
+
 def loss_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Training (solid) and validation (dashed) loss per model, by training step.
 
@@ -89,16 +104,16 @@ def loss_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
     for kind, field, split, dash in SERIES["loss"]:
         for job, (xs, ys) in _series(records, kind, field, "step").items():
             fig.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    mode=_mode(kind, len(xs)),
-                    name=job,
-                    legendgroup=job,
-                    showlegend=job not in in_legend,
-                    hovertemplate=f"{job} · {split}: %{{y:.4f}}<extra></extra>",
-                    line={"color": colours[job], "dash": dash},
-                    meta={"job": job, "split": split},
+                _line(
+                    xs,
+                    ys,
+                    kind,
+                    job,
+                    job not in in_legend,
+                    f"{job} · {split}",
+                    colours[job],
+                    dash,
+                    {"job": job, "split": split},
                 )
             )
             in_legend.add(job)
@@ -131,18 +146,10 @@ def compare_figure(
         in_legend = False
         for kind, field, split, dash in SERIES[metric]:
             for job, (xs, ys) in _series(records, kind, field, "epoch").items():
+                meta = {"session": session, "job": job, "split": split}
+                label = f"{session} · {job} · {split}"
                 fig.add_trace(
-                    go.Scatter(
-                        x=xs,
-                        y=ys,
-                        mode=_mode(kind, len(xs)),
-                        name=session,
-                        legendgroup=session,
-                        showlegend=not in_legend,
-                        hovertemplate=f"{session} · {job} · {split}: %{{y:.4f}}<extra></extra>",
-                        line={"color": _colour(i), "dash": dash},
-                        meta={"session": session, "job": job, "split": split},
-                    )
+                    _line(xs, ys, kind, session, not in_legend, label, _colour(i), dash, meta)
                 )
                 in_legend = True
     note = SPLIT_NOTE if metric == "loss" else "validation, one line per model"
