@@ -3,13 +3,14 @@
 import streamlit as st
 
 from arena_core import jobs
-from arena_core.charts import f1_figure, loss_figure
+from arena_core.charts import SeriesIndex, f1_figure, loss_figure
 from arena_core.errors import ArenaError
 from ui import session_views as sv
 from ui.common import COMPARE, COMPARE_SESSIONS, MONITOR_SESSION, SESSIONS, get_store, show_error
 
 REFRESH_SECONDS = 1.5  # while the session is queued or running; off once it ends
 PICK = "mon_pick"
+INDEXES = "mon_series"  # session id -> SeriesIndex of its tail's records
 
 st.title("Monitor")
 store = get_store()
@@ -123,9 +124,10 @@ def live_view() -> None:
     if not tail.records:
         st.info("No metrics yet: the curves appear after the first logging steps.")
         return
-    left, right = st.columns(2)
-    left.plotly_chart(loss_figure(tail.records), key="mon_loss")
-    right.plotly_chart(f1_figure(tail.records), key="mon_f1")
+    index = st.session_state.setdefault(INDEXES, {}).setdefault(sid, SeriesIndex())
+    left, right = st.columns(2)  # the index reads only the records added since the last tick
+    left.plotly_chart(loss_figure(tail.records, index), key="mon_loss")
+    right.plotly_chart(f1_figure(tail.records, index), key="mon_f1")
 
 
 live_view()

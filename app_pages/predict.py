@@ -8,6 +8,7 @@ import streamlit as st
 
 from arena_core import layout
 from arena_core.errors import ArenaError
+from arena_core.predict import Predictor, PredictorCache  # torch/transformers load on first use
 from arena_core.strategy import ModelJob, Strategy
 from ui import dataset_state as ds_state
 from ui.common import SESSIONS, get_store, show_error
@@ -19,14 +20,26 @@ def _model_dir(session_dir: Path, job: ModelJob) -> Path:
     return layout.job_dir(session_dir, job.id) / layout.JOB_MODEL
 
 
+@st.cache_resource(show_spinner=False)
+def _predictors() -> PredictorCache:
+    """Loaded models shared by every tab, bounded in memory; a rewritten folder is reloaded."""
+    return PredictorCache()
+
+
+def _predictor(session_dir: Path, job: ModelJob) -> Predictor:
+    cache, model_dir = _predictors(), _model_dir(session_dir, job)
+    if cache.is_current(model_dir):
+        return cache.get(model_dir)
+    with st.spinner(f"Loading the model of {job.id} (first use)..."):
+        return cache.get(model_dir)
+
+
 def _predict(session_dir: Path, jobs: list[ModelJob], texts: list[str]) -> pd.DataFrame:
     """One column per key (plus a score column for multi-class keys)."""
-    from arena_core.predict import predict_texts  # torch/transformers load here, on click
-
     table = pd.DataFrame({"text": texts})
     positives: dict[str, list[list[str]]] = {}
     for job in jobs:
-        results = predict_texts(_model_dir(session_dir, job), texts)
+        results = _predictor(session_dir, job).predict(texts)
         if job.strategy is Strategy.MULTI_CLASS:
             table[job.key] = [r["label"] for r in results]
             table[f"{job.key} score"] = [round(float(r["score"]), 3) for r in results]

@@ -3,6 +3,8 @@
 Records are the lines of the metrics log: ``{"kind": "train", "job", "step", "epoch",
 "train_loss", ...}`` and ``{"kind": "eval", "job", "step", "epoch", "val_loss", "val_macro_f1",
 ...}``. Each model (job) keeps one colour; training is drawn solid, validation dashed.
+Long training curves are plotted from their min/max envelope (``downsample``); the records
+themselves (tables, downloads) are never reduced.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from .downsample import MAX_POINTS, minmax_downsample
 from .metrics import EVAL, TRAIN
 
 PALETTE = qualitative.Plotly + qualitative.D3
@@ -37,25 +40,70 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def _series(
-    records: Iterable[Mapping[str, Any]], kind: str, field: str, x: str
-) -> dict[str, tuple[list[float], list[float]]]:
-    """job -> (xs, ys) for the records of one kind that carry ``field`` (in log order)."""
-    out: dict[str, tuple[list[float], list[float]]] = {}
-    for record in records:
-        if record.get("kind") != kind:
-            continue
-        xv, yv = _number(record.get(x)), _number(record.get(field))
-        if xv is None or yv is None:
-            continue
-        xs, ys = out.setdefault(str(record.get("job", "")), ([], []))
-        xs.append(xv)
-        ys.append(yv)
-    return out
+Curves = dict[str, tuple[list[float], list[float]]]  # job -> (xs, ys), in log order
 
 
-def _jobs_in_order(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    return list(dict.fromkeys(str(r.get("job", "")) for r in records))
+class SeriesIndex:
+    """Per-job curves of a records list that only grows, extended with the new records only.
+
+    A live view keeps one across reruns and passes the same list each time
+    (``MetricsTail.records``): an update then reads only what was appended since the last
+    one, so a tick does not walk the whole log again. Another list, or a shorter one (the
+    reader started again after a resume), rebuilds it from scratch.
+    """
+
+    def __init__(self) -> None:
+        self._source: Sequence[Mapping[str, Any]] = ()
+        self._seen = 0
+        self._jobs: dict[str, None] = {}
+        self._curves: dict[tuple[str, str, str], Curves] = {}
+
+    def update(self, records: Sequence[Mapping[str, Any]]) -> SeriesIndex:
+        """Take in the records added to ``records`` since the last update."""
+        if records is not self._source or len(records) < self._seen:
+            self._source, self._seen, self._jobs = records, 0, {}
+            self._curves = {spec: {} for spec in self._curves}
+        self._add(records[self._seen :], self._curves)
+        self._seen = len(records)
+        return self
+
+    def jobs(self) -> list[str]:
+        """Job ids in order of first appearance (their colour order)."""
+        return list(self._jobs)
+
+    def curves(self, kind: str, field: str, x: str) -> Curves:
+        """job -> (xs, ys) of the records of ``kind`` that carry numbers in ``x`` and ``field``.
+
+        The lists are the index's own: read them, do not change them.
+        """
+        spec = (kind, field, x)
+        if spec not in self._curves:  # first asked for: read what was seen so far once
+            self._curves[spec] = {}
+            self._add(self._source[: self._seen], {spec: self._curves[spec]})
+        return self._curves[spec]
+
+    def _add(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        curves: Mapping[tuple[str, str, str], Curves],
+    ) -> None:
+        for record in records:
+            job = str(record.get("job", ""))
+            self._jobs.setdefault(job, None)
+            kind = record.get("kind")
+            for (wanted, field, x), by_job in curves.items():
+                if kind != wanted:
+                    continue
+                xv, yv = _number(record.get(x)), _number(record.get(field))
+                if xv is None or yv is None:
+                    continue
+                xs, ys = by_job.setdefault(job, ([], []))
+                xs.append(xv)
+                ys.append(yv)
+
+
+def _indexed(records: Sequence[Mapping[str, Any]], index: SeriesIndex | None) -> SeriesIndex:
+    return (index if index is not None else SeriesIndex()).update(records)
 
 
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, note: str = "") -> go.Figure:
@@ -79,7 +127,13 @@ SPLIT_NOTE = "solid: training · dashed: validation"
 
 
 def _line(xs, ys, kind, group, show, label, colour, dash, meta) -> go.Scatter:
-    """One curve of a legend group (a model or a session); hover names what it is."""
+    """One curve of a legend group (a model or a session); hover names what it is.
+
+    A long training curve is drawn from at most ``MAX_POINTS`` points (its min/max envelope);
+    validation points (one per epoch) are all drawn.
+    """
+    if kind == TRAIN:
+        xs, ys = minmax_downsample(xs, ys, MAX_POINTS)
     return go.Scatter(
         x=xs,
         y=ys,
@@ -93,16 +147,20 @@ def _line(xs, ys, kind, group, show, label, colour, dash, meta) -> go.Scatter:
     )
 
 
-def loss_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
+def loss_figure(
+    records: Sequence[Mapping[str, Any]], index: SeriesIndex | None = None
+) -> go.Figure:
     """Training (solid) and validation (dashed) loss per model, by training step.
 
     One legend entry per model (its colour); clicking it toggles both of its curves.
+    A live view passes the ``index`` it keeps for ``records`` so that only new records are read.
     """
     fig = go.Figure()
-    colours = {job: _colour(i) for i, job in enumerate(_jobs_in_order(records))}
+    index = _indexed(records, index)
+    colours = {job: _colour(i) for i, job in enumerate(index.jobs())}
     in_legend: set[str] = set()
     for kind, field, split, dash in SERIES["loss"]:
-        for job, (xs, ys) in _series(records, kind, field, "step").items():
+        for job, (xs, ys) in index.curves(kind, field, "step").items():
             fig.add_trace(
                 _line(
                     xs,
@@ -120,11 +178,12 @@ def loss_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
     return _layout(fig, LOSS_TITLE, "step", "loss", SPLIT_NOTE)
 
 
-def f1_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
-    """Validation macro-F1 per model, by epoch."""
+def f1_figure(records: Sequence[Mapping[str, Any]], index: SeriesIndex | None = None) -> go.Figure:
+    """Validation macro-F1 per model, by epoch (``index`` as in ``loss_figure``)."""
     fig = go.Figure()
-    colours = {job: _colour(i) for i, job in enumerate(_jobs_in_order(records))}
-    for job, (xs, ys) in _series(records, EVAL, "val_macro_f1", "epoch").items():
+    index = _indexed(records, index)
+    colours = {job: _colour(i) for i, job in enumerate(index.jobs())}
+    for job, (xs, ys) in index.curves(EVAL, "val_macro_f1", "epoch").items():
         fig.add_trace(
             go.Scatter(x=xs, y=ys, mode="lines+markers", name=job, line={"color": colours[job]})
         )
@@ -144,8 +203,9 @@ def compare_figure(
     fig = go.Figure()
     for i, (session, records) in enumerate(records_by_session.items()):
         in_legend = False
+        index = SeriesIndex().update(records)
         for kind, field, split, dash in SERIES[metric]:
-            for job, (xs, ys) in _series(records, kind, field, "epoch").items():
+            for job, (xs, ys) in index.curves(kind, field, "epoch").items():
                 meta = {"session": session, "job": job, "split": split}
                 label = f"{session} · {job} · {split}"
                 fig.add_trace(

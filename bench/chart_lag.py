@@ -2,7 +2,8 @@
 
 The Monitor page's fragment re-runs every ``REFRESH_SECONDS`` (read from app_pages/monitor.py)
 while a session trains; each tick it calls ``jobs.session_status`` and polls the session's
-``MetricsTail`` (only the new bytes), then builds the loss and F1 figures from all records.
+``MetricsTail`` (only the new bytes), then builds the loss and F1 figures through the
+page's ``SeriesIndex`` (only the new records; long training curves downsampled).
 This measure replays that tick without Streamlit: a writer thread appends train lines with
 ``MetricsWriter`` at random moments (as the worker does), the reader ticks every refresh
 interval, and the lag of a line is the end of the tick that first shows it (figures built)
@@ -85,11 +86,13 @@ class _Tick:
 
     def __init__(self, store, session_id: str) -> None:
         from arena_core import layout
+        from arena_core.charts import SeriesIndex
         from arena_core.metrics import MetricsTail
 
         self.store = store
         self.session_id = session_id
         self.tail = MetricsTail(store.session_dir(session_id) / layout.METRICS)
+        self.index = SeriesIndex()  # kept across ticks, as the page keeps it in session_state
 
     def __call__(self) -> tuple[list[dict[str, Any]], float, float]:
         """(new records, read seconds, figure seconds)."""
@@ -101,8 +104,8 @@ class _Tick:
         new = self.tail.poll()
         read = time.perf_counter() - start
         start = time.perf_counter()
-        loss_figure(self.tail.records)
-        f1_figure(self.tail.records)
+        loss_figure(self.tail.records, self.index)
+        f1_figure(self.tail.records, self.index)
         return new, read, time.perf_counter() - start
 
 
@@ -207,6 +210,7 @@ def run(size: str = "small") -> dict[str, Any]:
     lag = measure_lag(refresh, spec["lines"])
     costs = measure_tick_cost(spec["file_sizes"])
     growth = costs[-1]["tick_read_ms"] / max(costs[0]["tick_read_ms"], 1e-6)
+    figure_growth = costs[-1]["tick_figures_ms"] / max(costs[0]["tick_figures_ms"], 1e-6)
     return {
         "figures": {"chart_lag_s": lag["max_s"]},
         "details": {
@@ -214,5 +218,6 @@ def run(size: str = "small") -> dict[str, Any]:
             "target_s": refresh + 0.5,
             "tick_cost": costs,
             "tick_read_growth": rounded(growth, 2),
+            "tick_figures_growth": rounded(figure_growth, 2),
         },
     }

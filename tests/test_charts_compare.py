@@ -71,6 +71,67 @@ def test_label_counts_figure_greys_dropped_labels():
     assert list(bar.text) == ["", "", "dropped"]
 
 
+def long_run(jobs: str, steps: int, spike: tuple[str, int] | None = None) -> list[dict]:
+    """Interleaved train lines of several jobs (as a multi-job log), one eval per 100 steps."""
+    records = []
+    for step in range(1, steps + 1):
+        for job in jobs:
+            loss = 9.0 if (job, step) == spike else 1.0 / step
+            records.append({"kind": "train", "job": job, "step": step, "train_loss": loss})
+            records[-1]["epoch"] = step / 100
+            if step % 100 == 0:
+                records.append(
+                    {
+                        "kind": "eval",
+                        "job": job,
+                        "step": step,
+                        "epoch": step / 100,
+                        "val_loss": 0.5,
+                        "val_macro_f1": 0.7,
+                    }
+                )
+    return records
+
+
+def test_long_training_curves_are_downsampled_per_job_and_validation_is_not():
+    records = long_run("ab", 30_000, spike=("b", 12_345))
+    fig = charts.loss_figure(records)
+    traces = {(t.meta["job"], t.meta["split"]): t for t in fig.data}
+    for job in "ab":
+        train = traces[job, "train"]
+        assert len(train.x) <= charts.MAX_POINTS
+        assert (train.x[0], train.x[-1]) == (1, 30_000)
+        assert len(traces[job, "validation"].x) == 300  # one per eval record, all drawn
+    assert max(traces["b", "train"].y) == 9.0  # b's spike is kept in b's curve only
+    assert max(traces["a", "train"].y) == 1.0
+    assert 12_345 in traces["b", "train"].x
+    f1 = charts.f1_figure(records)
+    assert [len(t.x) for t in f1.data] == [300, 300]
+    compare = charts.compare_figure({"s1": records}, "loss")
+    lengths = {(t.meta["job"], t.meta["split"]): len(t.x) for t in compare.data}
+    assert lengths["b", "train"] <= charts.MAX_POINTS and lengths["b", "validation"] == 300
+    assert len(records) == 60_600  # the records themselves are untouched
+
+
+def test_series_index_reads_only_new_records_and_matches_a_full_build():
+    records = long_run("ab", 300)
+    index = charts.SeriesIndex()
+    charts.loss_figure(records[:100], index)  # another list: the index starts from it
+    live = records[:250]
+    charts.loss_figure(live, index)
+    live.extend(records[250:])
+    live.append({"kind": "train", "job": "c", "step": 1, "train_loss": 2.0})
+    incremental = charts.loss_figure(live, index)
+    full = charts.loss_figure(list(live))
+    assert incremental.to_dict()["data"] == full.to_dict()["data"]
+    assert [t.name for t in incremental.data if t.showlegend] == ["a", "b", "c"]
+    assert charts.f1_figure(live, index).to_dict() == charts.f1_figure(live).to_dict()
+    xs, _ = index.curves("train", "train_loss", "step")["a"]
+    assert xs == list(range(1, 301))  # each record read once: no step twice
+    del live[10:]  # shorter (the reader started again): rebuilt from scratch
+    assert len(charts.loss_figure(live, index).data[0].x) == 5
+
+
 # ---------------------------------------------------------------- compare
 
 

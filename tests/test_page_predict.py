@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from pages_fixtures import page_test, populated_store, small_data, texts_of
 
+from arena_core import layout
 from arena_core.dataset import load_dataset
 from arena_core.manifest import SplitSettings, TrainingConfig, file_sha256
+from arena_core.predict import load_count
 from arena_core.sessions import SessionSettings, create_session, prepare
 from arena_core.store import SessionStore
 from ui.common import PREDICT
@@ -85,3 +90,54 @@ def test_uploaded_file_is_predicted_row_by_row(trained, monkeypatch, tmp_path):
     at.button(key="pr_predict").click().run()
     assert not at.exception
     assert at.dataframe[0].value["text"].tolist() == ["great day", "awful prices", "plain goal"]
+
+
+@pytest.fixture
+def copied(trained, tmp_path, monkeypatch) -> tuple[str, list[Path]]:
+    """The trained store copied to new paths (so no model of it is cached yet): id, model dirs."""
+    store, session_id = trained
+    home = Path(shutil.copytree(store.home, tmp_path / "arena_home"))
+    monkeypatch.setenv("ARENA_HOME", str(home))
+    copy = SessionStore(home)
+    session_dir = copy.existing_dir(session_id)
+    plan = copy.load(session_id).plan
+    return session_id, [layout.job_dir(session_dir, job.id) / layout.JOB_MODEL for job in plan]
+
+
+def test_models_load_once_and_reload_when_their_folder_changes(copied):
+    _, model_dirs = copied
+    at = page_test(PREDICT)
+    at.text_area(key="pr_text").set_value("great wonderful market\nawful football goal").run()
+    loads = load_count()
+    at.button(key="pr_predict").click().run()
+    assert not at.exception
+    assert load_count() == loads + len(model_dirs) == loads + 3  # sentiment + 2 themes
+    first = at.dataframe[0].value
+    at.button(key="pr_predict").click().run()
+    assert not at.exception and load_count() == loads + 3  # second click: all reused
+    pd.testing.assert_frame_equal(at.dataframe[0].value, first)
+
+    # A resume or relaunch saving a better model swaps the whole folder (trainer._save_best),
+    swapped = model_dirs[0]
+    fresh = shutil.copytree(swapped, swapped.with_name(".model.tmp"))
+    shutil.rmtree(swapped)
+    os.replace(fresh, swapped)
+    # and an edited config.json (thresholds, labels) counts as a new model too.
+    config = model_dirs[1] / "config.json"
+    config.write_text(config.read_text() + "\n")
+    at.button(key="pr_predict").click().run()
+    assert not at.exception and load_count() == loads + 3 + 2
+    pd.testing.assert_frame_equal(at.dataframe[0].value, first)  # same weights, same answers
+
+
+def test_a_damaged_model_is_one_clear_error(copied):
+    _, model_dirs = copied
+    (model_dirs[0] / "model.safetensors").write_bytes(b"cut short by a full disk")
+    at = page_test(PREDICT)
+    at.text_area(key="pr_text").set_value("great wonderful market").run()
+    at.button(key="pr_predict").click().run()
+    assert not at.exception
+    errors = texts_of(at, "error")
+    assert len(errors) == 1 and "Cannot load the model" in errors[0]
+    assert str(model_dirs[0]) in errors[0]
+    assert not at.dataframe
