@@ -109,6 +109,16 @@ with st.expander("Hyper-parameters"):
         help=FIELDS["class_weights"].description,
         **remember("st_class_weights", False),
     )
+    attention_dropout = left.number_input(
+        "Attention dropout",
+        0.0,
+        0.9,
+        step=0.05,
+        help="Dropout on attention weights. 0 (the default) lets PyTorch use its fused "
+        "attention kernel: on a CPU about 200 MiB less memory and faster steps for MiniLM; "
+        "hidden-layer dropout still regularizes.",
+        **remember("st_attention_dropout", FIELDS["attention_dropout"].default),
+    )
 with st.expander("Split and name"):
     left, right = st.columns(2)
     val_ratio = left.number_input(
@@ -126,6 +136,7 @@ training = TrainingConfig(
     max_length=int(max_length),
     early_stopping_patience=int(patience) or None,
     class_weights=bool(class_weights),
+    attention_dropout=float(attention_dropout),
     seed=int(seed),
 )
 settings = SessionSettings(

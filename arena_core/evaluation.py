@@ -1,5 +1,9 @@
-"""Pure metric helpers (numpy + scikit-learn): single-label metrics, multi-label metrics and
-per-label decision thresholds tuned on validation.
+"""Pure metric helpers (numpy only): single-label metrics, multi-label metrics and per-label
+decision thresholds tuned on validation.
+
+numpy rather than scikit-learn on purpose: importing ``sklearn.metrics`` adds about 100 MiB to
+the training worker's resident memory (see BENCHMARKS.md, "Memory"), for a few counts.
+``tests/test_evaluation.py`` checks every figure against scikit-learn.
 """
 
 from __future__ import annotations
@@ -7,15 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
 DEFAULT_THRESHOLD = 0.5
+
+
+def _ratio(numerator, denominator) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is 0 (scikit-learn's zero_division=0)."""
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+
+def _scores(tp, fp, fn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-label precision, recall, F1 and support from true/false positive/negative counts."""
+    return _ratio(tp, tp + fp), _ratio(tp, tp + fn), _ratio(2 * tp, 2 * tp + fp + fn), tp + fn
 
 
 def _per_label(precision, recall, f1, support, labels: list[str]) -> dict[str, dict[str, float]]:
@@ -30,6 +40,12 @@ def _per_label(precision, recall, f1, support, labels: list[str]) -> dict[str, d
     }
 
 
+def confusion(y_true, y_pred, n_labels: int) -> np.ndarray:
+    """(n_labels, n_labels) counts: row = true class, column = predicted class."""
+    pairs = np.asarray(y_true, dtype=np.int64) * n_labels + np.asarray(y_pred, dtype=np.int64)
+    return np.bincount(pairs, minlength=n_labels * n_labels).reshape(n_labels, n_labels)
+
+
 def classification_metrics(y_true, y_pred, labels: list[str]) -> dict[str, Any]:
     """Accuracy, macro-F1 over ``labels``, per-label P/R/F1/support and the confusion matrix.
 
@@ -38,18 +54,17 @@ def classification_metrics(y_true, y_pred, labels: list[str]) -> dict[str, Any]:
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
-    ids = list(range(len(labels)))
     if len(y_true) == 0:
         return {"n": 0, "accuracy": None, "macro_f1": None, "per_label": {}, "labels": labels}
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=ids, zero_division=0
-    )
+    matrix = confusion(y_true, y_pred, len(labels))
+    tp = np.diag(matrix)
+    precision, recall, f1, support = _scores(tp, matrix.sum(axis=0) - tp, matrix.sum(axis=1) - tp)
     return {
         "n": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=ids, average="macro", zero_division=0)),
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "macro_f1": float(f1.mean()),
         "per_label": _per_label(precision, recall, f1, support, labels),
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=ids).tolist(),
+        "confusion_matrix": matrix.tolist(),
         "labels": list(labels),
     }
 
@@ -64,18 +79,20 @@ def multilabel_metrics(
     y_true, probs, labels: list[str], thresholds: dict[str, float] | None
 ) -> dict[str, Any]:
     """Macro/micro F1, exact-match accuracy and per-label P/R/F1/support at the given thresholds."""
-    y_true = np.asarray(y_true).astype(np.int64)
+    y_true = np.asarray(y_true).astype(bool)
     if len(y_true) == 0:
         return {"n": 0, "accuracy": None, "macro_f1": None, "per_label": {}, "labels": labels}
-    y_pred = apply_thresholds(probs, labels, thresholds)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, average=None, zero_division=0
-    )
+    y_pred = apply_thresholds(probs, labels, thresholds).astype(bool)
+    tp = (y_true & y_pred).sum(axis=0)
+    fp = (~y_true & y_pred).sum(axis=0)
+    fn = (y_true & ~y_pred).sum(axis=0)
+    precision, recall, f1, support = _scores(tp, fp, fn)
+    micro_f1 = _ratio(2 * tp.sum(), 2 * tp.sum() + fp.sum() + fn.sum())
     return {
         "n": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),  # exact match of the label set
-        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
-        "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
+        "accuracy": float(np.mean((y_true == y_pred).all(axis=1))),  # exact match of the label set
+        "macro_f1": float(f1.mean()),
+        "micro_f1": float(micro_f1),
         "per_label": _per_label(precision, recall, f1, support, labels),
         "labels": list(labels),
     }

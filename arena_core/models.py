@@ -35,6 +35,9 @@ TINY_CONFIG = {
     "intermediate_size": 64,
     "max_position_embeddings": 512,
 }
+# What architectures call the dropout on attention probabilities (BERT, RoBERTa, XLM-R, ELECTRA,
+# DeBERTa: the first; DistilBERT, ModernBERT, BART: the second).
+ATTENTION_DROPOUT_NAMES = ("attention_probs_dropout_prob", "attention_dropout")
 OFFLINE_HINT = "use 'minilm', 'tiny' or a local model folder"
 # Folders (os.pathsep-separated) that local models must live under; unset = any folder.
 ENV_MODEL_ROOTS = "ARENA_MODEL_ROOTS"
@@ -188,11 +191,31 @@ def effective_max_length(requested: int, source: ModelSource, tokenizer: Any) ->
     return min(limits)
 
 
-def load_classifier(source: ModelSource, job: ModelJob, seed: int | None = None) -> PreTrainedModel:
+def set_attention_dropout(config: Any, value: float | None) -> None:
+    """Set the attention-probability dropout under whichever name the architecture uses.
+
+    ``None`` keeps the model's own value. 0 matters on CPU: PyTorch's fused attention kernel
+    refuses dropout, so any other value falls back to the math path, which keeps every layer's
+    attention matrix for the backward pass (MiniLM, batch 16 x 128 tokens: about 200 MiB more
+    peak memory and 25 % slower steps; BENCHMARKS.md, "Memory").
+    """
+    if value is None:
+        return
+    for name in ATTENTION_DROPOUT_NAMES:
+        if hasattr(config, name):
+            setattr(config, name, value)
+
+
+def load_classifier(
+    source: ModelSource,
+    job: ModelJob,
+    seed: int | None = None,
+    attention_dropout: float | None = None,
+) -> PreTrainedModel:
     """A sequence classifier with one output per ``job.labels`` (new head, seeded when given)."""
     force_offline()
     import torch
-    from transformers import AutoModelForSequenceClassification, BertConfig
+    from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig
 
     if seed is not None:
         torch.manual_seed(seed)
@@ -210,10 +233,13 @@ def load_classifier(source: ModelSource, job: ModelJob, seed: int | None = None)
     if source.kind == "tiny":
         tokenizer = load_tokenizer(source)
         config = BertConfig(vocab_size=len(tokenizer), **TINY_CONFIG, **head)
+        set_attention_dropout(config, attention_dropout)
         return AutoModelForSequenceClassification.from_config(config)
     try:
+        config = AutoConfig.from_pretrained(source.ref, local_files_only=True, **head)
+        set_attention_dropout(config, attention_dropout)
         return AutoModelForSequenceClassification.from_pretrained(
-            source.ref, local_files_only=True, ignore_mismatched_sizes=True, **head
+            source.ref, config=config, local_files_only=True, ignore_mismatched_sizes=True
         )
     except (OSError, ValueError) as exc:
         raise ModelLoadError(

@@ -47,6 +47,7 @@ from .evaluation import (
     tune_thresholds,
 )
 from .fsutil import atomic_write_json, read_json, storage_error
+from .heap import HeapTrimmer
 from .jobdata import JobExamples, job_examples
 from .manifest import TrainingConfig, now_iso
 from .metrics import EVAL, TEST, TRAIN, MetricsWriter, truncate_job_after
@@ -314,12 +315,18 @@ class _ArenaCallback(TrainerCallback):
         self.should_stop = should_stop
         self.cancelled = False
         self.stopped_early = False
+        self.heap = HeapTrimmer()  # keeps the worker's memory flat (arena_core/heap.py)
 
     def on_train_begin(self, args, state, control, **kwargs):
+        self.heap.trim()  # what the previous job of this worker freed
         if self.on_progress:
             self.on_progress(state.global_step, state.max_steps)
 
+    def on_train_end(self, args, state, control, **kwargs):
+        log.debug("%s: heap trimmed %d times", self.job.id, self.heap.trims)
+
     def on_step_end(self, args, state, control, **kwargs):
+        self.heap.after_step()
         if self.on_progress:
             self.on_progress(state.global_step, state.max_steps)
         every = self.config.checkpoint_every_steps
@@ -486,7 +493,9 @@ def train_job(
 
     # model
     set_seed(config.seed)
-    model = load_classifier(source, job, seed=config.seed)
+    model = load_classifier(
+        source, job, seed=config.seed, attention_dropout=config.attention_dropout
+    )
     max_length = effective_max_length(config.max_length, source, tokenizer)
     encoded = _encoded_for(table, encoded, tokenizer, max_length)
     datasets = {

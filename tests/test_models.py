@@ -64,3 +64,21 @@ def test_local_folder_needs_config_and_an_allowed_root(tmp_path):
     sneaky = str(allowed / ".." / "elsewhere")
     with pytest.raises(ModelLoadError, match="outside the allowed"):
         resolve_model(sneaky, allowed_roots=[allowed])
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(0.0, 0.0), (0.3, 0.3), (None, 0.1)])
+def test_attention_dropout_reaches_every_attention_layer(setting, expected):
+    """0 by default (PyTorch's fused attention kernel on CPU); None keeps the model's 0.1."""
+    model = load_classifier(resolve_model("tiny"), JOB, attention_dropout=setting)
+    assert model.config.attention_probs_dropout_prob == expected
+    assert model.config.hidden_dropout_prob == 0.1  # hidden-layer dropout is left alone
+    for layer in model.bert.encoder.layer:
+        assert layer.attention.self.dropout.p == expected
+
+
+def test_attention_dropout_applies_to_pretrained_models_keeping_the_new_head():
+    model = load_classifier(resolve_model("minilm"), JOB, attention_dropout=0.0)
+    assert model.config.attention_probs_dropout_prob == 0.0
+    assert model.config.num_labels == 3 and model.config.id2label[1] == "b"
+    assert model.config.problem_type == "multi_label_classification"
+    assert model.bert.encoder.layer[5].attention.self.dropout.p == 0.0
