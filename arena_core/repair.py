@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArenaError, RepairRefused, StrategyError
-from .legacy import FALLBACK_SECTION, normalise_strategy, session_layout
+from .legacy import session_layout
 from .legacy_data import (
     ONEVSALL_NAME,
     SPECIAL_NAMES,
@@ -25,6 +25,7 @@ from .legacy_data import (
     distribution_values,
     load_labels,
 )
+from .legacy_read import FALLBACK_SECTION, normalise_strategy
 from .manifest import (
     STRATEGY_FIELDS,
     STRATEGY_LISTS,
