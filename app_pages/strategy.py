@@ -115,7 +115,7 @@ with st.expander("Hyper-parameters"):
         0.9,
         step=0.05,
         help="Dropout on attention weights. 0 (the default) lets PyTorch use its fused "
-        "attention kernel: on a CPU about 200 MiB less memory and faster steps for MiniLM; "
+        "attention kernel: on a CPU about 300 MiB less memory and faster steps for MiniLM; "
         "hidden-layer dropout still regularizes.",
         **remember("st_attention_dropout", FIELDS["attention_dropout"].default),
     )

@@ -2,7 +2,7 @@
 
 Why: the length-grouped batches change every tensor's size from one step to the next, and glibc's
 malloc cannot reuse the freed blocks of one step for the differently sized blocks of the next:
-its heap keeps growing. Measured on MiniLM at batch 16, max_length 128: +370 MiB over 400 steps,
+its heap keeps growing. Measured on MiniLM at batch 16, max_length 128: +380 MiB over 400 steps,
 still growing (BENCHMARKS.md, "Memory"). ``malloc_trim`` hands the free pages back. Trimming
 after every step caps the growth but costs about 20 % of the training speed (the pages are
 faulted in again at the next step), so ``HeapTrimmer`` trims only when the resident memory between

@@ -145,7 +145,7 @@ class TrainingConfig(BaseModel):
     early_stopping_patience: int | None = Field(None, ge=1, description="epochs without gain")
     class_weights: bool = Field(False, description="weight the loss against label imbalance")
     # 0 by default: on CPU any other value disables PyTorch's fused attention kernel (about
-    # 200 MiB more memory and 25 % slower steps for MiniLM; arena_core.models.set_attention_dropout).
+    # 300 MiB more memory and 25 % slower steps for MiniLM; arena_core.models.set_attention_dropout).
     # Hidden-layer dropout stays at the model's value. None keeps the model's own attention dropout.
     attention_dropout: float | None = Field(
         0.0,

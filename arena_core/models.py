@@ -196,7 +196,7 @@ def set_attention_dropout(config: Any, value: float | None) -> None:
 
     ``None`` keeps the model's own value. 0 matters on CPU: PyTorch's fused attention kernel
     refuses dropout, so any other value falls back to the math path, which keeps every layer's
-    attention matrix for the backward pass (MiniLM, batch 16 x 128 tokens: about 200 MiB more
+    attention matrix for the backward pass (MiniLM, batch 16 x 128 tokens: about 300 MiB more
     peak memory and 25 % slower steps; BENCHMARKS.md, "Memory").
     """
     if value is None:
