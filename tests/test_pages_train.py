@@ -228,13 +228,16 @@ def test_per_language_is_disabled_without_languages(tmp_path, home):
 def test_launch_creates_exactly_one_session(home, store: SessionStore):
     at = page_test(STRATEGY, demo_state())
     at.radio(key="st_model").set_value("tiny").run()
+    assert at.number_input(key="st_attention_dropout").value == 0.0  # the memory-saving default
+    at.number_input(key="st_attention_dropout").set_value(0.1).run()
     at.button(key="st_launch").click().run()
     try:
         assert not at.exception
         summaries = store.list()
         assert len(summaries) == 1
         assert at.session_state[MONITOR_SESSION] == summaries[0].id
-        assert store.load(summaries[0].id).training.model == "tiny"
+        training = store.load(summaries[0].id).training
+        assert training.model == "tiny" and training.attention_dropout == 0.1
         # Back on the page with the same choices: Launch stays disabled, still one session.
         at.switch_page(STRATEGY).run()
         assert at.button(key="st_launch").disabled

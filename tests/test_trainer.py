@@ -205,6 +205,7 @@ def test_multi_label_thresholds_are_saved_and_used(data, tmp_path):
     config = json.loads(config_path.read_text())
     assert config["thresholds"] == thresholds
     assert config["problem_type"] == "multi_label_classification"
+    assert config["attention_probs_dropout_prob"] == 0.0  # TrainingConfig's default, applied
     assert "micro_f1" in report["metrics"] and "macro_f1_at_0.5" in report["metrics"]
 
     texts = ["price staff quality", "nothing here"]
