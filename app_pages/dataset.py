@@ -78,24 +78,24 @@ else:
         default=[c for c in defaults.label_cols if c in columns and c != text_col],
         key="ds_col_labels",
     )
-none_label = {None: "(none)"}
-lang_col = left.selectbox(
-    "Language column",
-    optional,
-    index=_index(optional, defaults.lang_col),
-    format_func=lambda c: none_label.get(c, c),
-    key="ds_col_lang",
-)
+
+
+def optional_column(label: str, default: str | None, key: str) -> str | None:
+    """A column picker whose first choice is "(none)"."""
+    return left.selectbox(
+        label,
+        optional,
+        index=_index(optional, default),
+        format_func=lambda c: "(none)" if c is None else c,
+        key=key,
+    )
+
+
+lang_col = optional_column("Language column", defaults.lang_col, "ds_col_lang")
 detect = False
 if lang_col is None:
     detect = left.checkbox("Detect languages", value=defaults.detect_language, key="ds_col_detect")
-id_col = left.selectbox(
-    "Id column (optional)",
-    optional,
-    index=_index(optional, defaults.id_col),
-    format_func=lambda c: none_label.get(c, c),
-    key="ds_col_id",
-)
+id_col = optional_column("Id column (optional)", defaults.id_col, "ds_col_id")
 min_examples = right.number_input(
     "Min examples per label",
     min_value=1,

@@ -27,11 +27,10 @@ def _predictors() -> PredictorCache:
 
 
 def _predictor(session_dir: Path, job: ModelJob) -> Predictor:
-    cache, model_dir = _predictors(), _model_dir(session_dir, job)
-    if cache.is_current(model_dir):
-        return cache.get(model_dir)
-    with st.spinner(f"Loading the model of {job.id} (first use)..."):
-        return cache.get(model_dir)
+    return _predictors().get(
+        _model_dir(session_dir, job),
+        while_loading=lambda: st.spinner(f"Loading the model of {job.id} (first use)..."),
+    )
 
 
 def _predict(session_dir: Path, jobs: list[ModelJob], texts: list[str]) -> pd.DataFrame:

@@ -16,12 +16,9 @@ sets ``ARENA_HEAP_TRIM=0`` (the benchmark's "before" figures).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import logging
+import functools
 import os
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 ENV_HEAP_TRIM = "ARENA_HEAP_TRIM"
 MARGIN = 64 * 2**20  # growth tolerated before a trim: 0 trims every other step for ~30 MiB less
@@ -29,11 +26,11 @@ _STATM = Path("/proc/self/statm")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
+@functools.cache
 def _malloc_trim():
-    """glibc's ``malloc_trim`` or None."""
+    """glibc's ``malloc_trim`` or None (looked up once, among the symbols already loaded)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
     trim.argtypes = [ctypes.c_size_t]

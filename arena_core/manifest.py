@@ -144,9 +144,7 @@ class TrainingConfig(BaseModel):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     early_stopping_patience: int | None = Field(None, ge=1, description="epochs without gain")
     class_weights: bool = Field(False, description="weight the loss against label imbalance")
-    # 0 by default: on CPU any other value disables PyTorch's fused attention kernel (about
-    # 300 MiB more memory and 25 % slower steps for MiniLM; arena_core.models.set_attention_dropout).
-    # Hidden-layer dropout stays at the model's value. None keeps the model's own attention dropout.
+    # 0 by default for memory and speed on CPU: why in arena_core.models.set_attention_dropout.
     attention_dropout: float | None = Field(
         0.0,
         ge=0,

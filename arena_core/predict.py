@@ -15,6 +15,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,8 +210,13 @@ class PredictorCache:
         entry = self._entries.get(str(Path(model_dir)))
         return entry is not None and entry.fingerprint == fingerprint
 
-    def get(self, model_dir: Path) -> Predictor:
-        """The predictor of ``model_dir``, loaded now if absent or if the folder changed."""
+    def get(
+        self,
+        model_dir: Path,
+        while_loading: Callable[[], AbstractContextManager] = nullcontext,
+    ) -> Predictor:
+        """The predictor of ``model_dir``, loaded now if absent or if the folder changed
+        (inside ``while_loading()``: the page's spinner)."""
         key = str(Path(model_dir))
         with self._lock:
             try:
@@ -222,7 +229,8 @@ class PredictorCache:
                 self._entries.move_to_end(key)
                 return entry
             self._entries.pop(key, None)  # drop a stale model before loading its successor
-            entry = Predictor.load(model_dir)
+            with while_loading():
+                entry = Predictor.load(model_dir)
             self._entries[key] = entry
             self._evict()
             return entry

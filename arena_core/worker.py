@@ -248,6 +248,10 @@ class Worker:
         with self._lock:
             self.progress["jobs"].setdefault(job_id, {}).update(fields)
 
+    def _end_job(self, job_id: str, status: str, **fields: Any) -> None:
+        """A job's final state: its status, end time and no ETA left."""
+        self._set_job(job_id, status=status, ended_at=now_iso(), eta_seconds=None, **fields)
+
     def _on_progress(self, job_id: str, step: int, total: int) -> None:
         now = time.time()
         with self._lock:
@@ -414,16 +418,10 @@ class Worker:
                 )
             except JobCancelled:
                 log.info("job %s cancelled", job.id)
-                self._set_job(job.id, status=CANCELLED, ended_at=now_iso(), eta_seconds=None)
+                self._end_job(job.id, CANCELLED)
             except Exception as exc:  # TrainingError, RuntimeError, MemoryError, ...
                 log.error("job %s failed: %s\n%s", job.id, exc, traceback.format_exc())
-                self._set_job(
-                    job.id,
-                    status=FAILED,
-                    error=short_error(exc),
-                    ended_at=now_iso(),
-                    eta_seconds=None,
-                )
+                self._end_job(job.id, FAILED, error=short_error(exc))
                 if isinstance(exc, StorageError):  # a full or read-only disk fails every job
                     log.error("stopping: the session folder cannot be written")
                     with self._lock:
@@ -432,13 +430,7 @@ class Worker:
             else:
                 report = report or read_report(out_dir) or {}
                 log.info("job %s completed: %s", job.id, report_metrics(report))
-                self._set_job(
-                    job.id,
-                    status=COMPLETED,
-                    metrics=report_metrics(report),
-                    ended_at=now_iso(),
-                    eta_seconds=None,
-                )
+                self._end_job(job.id, COMPLETED, metrics=report_metrics(report))
             with self._lock:
                 self.progress["current_job"] = None
             self._write()

@@ -97,19 +97,28 @@ def worker_command(home: Path, session_id: str) -> list[str]:
     return [sys.executable, "-m", "arena_core", "--home", str(home), "run", session_id]
 
 
-def run_worker(home: Path, session_id: str, timeout: float = 3600) -> tuple[float, int]:
-    """Run a session's worker to its end; (wall seconds, exit code)."""
-    start = time.perf_counter()
-    done = subprocess.run(
+def start_worker(home: Path, session_id: str) -> subprocess.Popen:
+    """Start a session's worker as a child process (output discarded: it logs to worker.log)."""
+    return subprocess.Popen(
         worker_command(home, session_id),
         env=python_env(),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        timeout=timeout,
-        check=False,
     )
-    return time.perf_counter() - start, done.returncode
+
+
+def run_worker(home: Path, session_id: str, timeout: float = 3600) -> tuple[float, int]:
+    """Run a session's worker to its end; (wall seconds, exit code)."""
+    start = time.perf_counter()
+    process = start_worker(home, session_id)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+    return time.perf_counter() - start, process.returncode
 
 
 _LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")

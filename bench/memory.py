@@ -17,20 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import threading
 import time
 from typing import Any
 
-from .common import (
-    ROOT,
-    offline_env,
-    python_env,
-    rounded,
-    scratch,
-    worker_command,
-    worker_log_events,
-)
+from .common import offline_env, rounded, scratch, start_worker, worker_log_events
 
 SAMPLE_SECONDS = 0.05
 SIZES = {
@@ -129,13 +120,7 @@ def run(size: str = "small", **training: Any) -> dict[str, Any]:
         store = SessionStore(home)
         session_id = create_session(store, spec["rows"], ("category",), config)
         start = time.perf_counter()
-        process = subprocess.Popen(
-            worker_command(home, session_id),
-            env=python_env(),
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        process = start_worker(home, session_id)
         stop, timeline, high_water = threading.Event(), [], []
         sampler = threading.Thread(
             target=_sample, args=(process.pid, stop, timeline, high_water), daemon=True
