@@ -5,9 +5,9 @@ import json
 import pandas as pd
 import streamlit as st
 
-from arena_core.charts import compare_figure
-from arena_core.compare import config_diff, label_set_warnings, metrics_table
 from arena_core.errors import ArenaError
+from arena_core.viz.charts import compare_figure
+from arena_core.viz.compare import config_diff, label_set_warnings, metrics_table
 from ui import session_views as sv
 from ui.common import COMPARE_SESSIONS, SESSIONS, get_store, show_error
 

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from arena_core.charts import label_counts_figure
+from arena_core.data.filtering import apply_min_examples
 from arena_core.errors import ArenaError
-from arena_core.filtering import apply_min_examples
+from arena_core.viz.charts import label_counts_figure
 from ui import dataset_state as ds_state
 from ui.common import DATASET_OPTIONS, STRATEGY, get_store, show_error
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from arena_core.errors import ArenaError
-from arena_core.jobs import session_status
+from arena_core.run.control import session_status
 from ui import dataset_state as ds_state
 from ui.common import DATASET, STRATEGY, get_store, open_monitor, show_error
 

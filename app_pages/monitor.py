@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from arena_core import jobs
-from arena_core.charts import SeriesIndex, f1_figure, loss_figure
 from arena_core.errors import ArenaError
+from arena_core.run import control
+from arena_core.viz.charts import SeriesIndex, f1_figure, loss_figure
 from ui import session_views as sv
 from ui.common import COMPARE, COMPARE_SESSIONS, MONITOR_SESSION, SESSIONS, get_store, show_error
 
@@ -45,7 +45,7 @@ st.session_state[MONITOR_SESSION] = sid
 st.query_params["session"] = sid
 
 try:
-    info = jobs.session_status(store, sid)
+    info = control.session_status(store, sid)
 except ArenaError as exc:
     show_error(exc)
     st.stop()
@@ -108,7 +108,7 @@ def job_table(info: dict) -> None:
 def live_view() -> None:
     """Re-run alone every REFRESH_SECONDS while the session trains; reads only new metrics."""
     try:
-        now = jobs.session_status(store, sid)
+        now = control.session_status(store, sid)
     except ArenaError as exc:
         show_error(exc)
         return

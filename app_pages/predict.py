@@ -6,10 +6,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from arena_core import layout
 from arena_core.errors import ArenaError
-from arena_core.predict import Predictor, PredictorCache  # torch/transformers load on first use
-from arena_core.strategy import ModelJob, Strategy
+from arena_core.session.strategy import ModelJob, Strategy
+from arena_core.store import paths
+from arena_core.training.predict import (  # torch/transformers load on first use
+    Predictor,
+    PredictorCache,
+)
 from ui import dataset_state as ds_state
 from ui.common import SESSIONS, get_store, show_error
 
@@ -17,7 +20,7 @@ RESULT = "pr_result"  # {"session": id, "frame": DataFrame}: survives the downlo
 
 
 def _model_dir(session_dir: Path, job: ModelJob) -> Path:
-    return layout.job_dir(session_dir, job.id) / layout.JOB_MODEL
+    return paths.job_dir(session_dir, job.id) / paths.JOB_MODEL
 
 
 @st.cache_resource(show_spinner=False)

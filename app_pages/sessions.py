@@ -3,8 +3,8 @@
 import streamlit as st
 
 from arena_core.errors import ArenaError
-from arena_core.manifest import STRATEGY_FIELDS, check
-from arena_core.session_info import job_results, readable_sections
+from arena_core.session.describe import job_results, readable_sections
+from arena_core.session.manifest import STRATEGY_FIELDS, check
 from ui import session_views as sv
 from ui.common import COMPARE, COMPARE_SESSIONS, DATASET, get_store, open_monitor, show_error
 
@@ -114,9 +114,9 @@ if relaunch_col.button(
     help="A new session on the same data, split and strategies; this one stays as it is.",
     width="stretch",
 ):
-    from arena_core import jobs
+    from arena_core.run import control
 
-    if child := sv.run_action(lambda: jobs.relaunch(store, sid)):
+    if child := sv.run_action(lambda: control.relaunch(store, sid)):
         open_monitor(child)
 with resume_col:
     sv.control_buttons(store, sid, summary.status, "ses")

@@ -5,12 +5,12 @@ import json
 import pandas as pd
 import streamlit as st
 
-from arena_core import jobs
+from arena_core.data.filtering import apply_min_examples
 from arena_core.errors import ArenaError, SessionBusy
-from arena_core.filtering import apply_min_examples
-from arena_core.manifest import SplitSettings, TrainingConfig
-from arena_core.sessions import SessionSettings, create_session, prepare
-from arena_core.strategy import Strategy, auto_strategy
+from arena_core.run import control
+from arena_core.session.create import SessionSettings, create_session, prepare
+from arena_core.session.manifest import SplitSettings, TrainingConfig
+from arena_core.session.strategy import Strategy, auto_strategy
 from ui import dataset_state as ds_state
 from ui.common import DATASET, get_store, open_monitor, show_error
 from ui.dataset_state import remember
@@ -152,7 +152,7 @@ settings = SessionSettings(
 prepared = None
 try:
     if model_choice == "custom":
-        from arena_core.models import resolve_model
+        from arena_core.training.models import resolve_model
 
         resolve_model(training.model)
     prepared = prepare(dataset, settings, ds_state.source_sha256(path))
@@ -204,7 +204,7 @@ if clicked and prepared is not None and not already:
         st.stop()
     st.session_state[LAUNCHED] = {"fingerprint": fingerprint, "id": manifest.id}
     try:
-        jobs.launch(store, manifest.id)
+        control.launch(store, manifest.id)
     except SessionBusy:
         pass  # a worker already runs it: just show it
     except ArenaError as exc:

@@ -1,7 +1,7 @@
 """Live chart lag: from a metrics line written to its appearance in the Monitor's data.
 
 The Monitor page's fragment re-runs every ``REFRESH_SECONDS`` (read from app_pages/monitor.py)
-while a session trains; each tick it calls ``jobs.session_status`` and polls the session's
+while a session trains; each tick it calls ``control.session_status`` and polls the session's
 ``MetricsTail`` (only the new bytes), then builds the loss and F1 figures through the
 page's ``SeriesIndex`` (only the new records; long training curves downsampled).
 This measure replays that tick without Streamlit: a writer thread appends train lines with
@@ -85,22 +85,22 @@ class _Tick:
     """The fragment's data path for one session, without Streamlit."""
 
     def __init__(self, store, session_id: str) -> None:
-        from arena_core import layout
-        from arena_core.charts import SeriesIndex
-        from arena_core.metrics import MetricsTail
+        from arena_core.store import paths
+        from arena_core.store.metrics_log import MetricsTail
+        from arena_core.viz.charts import SeriesIndex
 
         self.store = store
         self.session_id = session_id
-        self.tail = MetricsTail(store.session_dir(session_id) / layout.METRICS)
+        self.tail = MetricsTail(store.session_dir(session_id) / paths.METRICS)
         self.index = SeriesIndex()  # kept across ticks, as the page keeps it in session_state
 
     def __call__(self) -> tuple[list[dict[str, Any]], float, float]:
         """(new records, read seconds, figure seconds)."""
-        from arena_core import jobs
-        from arena_core.charts import f1_figure, loss_figure
+        from arena_core.run import control
+        from arena_core.viz.charts import f1_figure, loss_figure
 
         start = time.perf_counter()
-        jobs.session_status(self.store, self.session_id)
+        control.session_status(self.store, self.session_id)
         new = self.tail.poll()
         read = time.perf_counter() - start
         start = time.perf_counter()
@@ -110,8 +110,8 @@ class _Tick:
 
 
 def _session(home: Path):
-    from arena_core.manifest import TrainingConfig
-    from arena_core.store import SessionStore
+    from arena_core.session.manifest import TrainingConfig
+    from arena_core.store.session_store import SessionStore
 
     from .data import create_session
 
@@ -121,13 +121,13 @@ def _session(home: Path):
 
 def measure_lag(refresh: float, lines: int, seed: int = 0) -> dict[str, Any]:
     """Write ``lines`` lines at random moments; lag of each as seen by ticks every ``refresh``."""
-    from arena_core import layout
-    from arena_core.metrics import MetricsWriter
+    from arena_core.store import paths
+    from arena_core.store.metrics_log import MetricsWriter
 
     rng = random.Random(seed)
     with scratch("lag") as home:
         store, session_id = _session(home)
-        writer = MetricsWriter(store.session_dir(session_id) / layout.METRICS)
+        writer = MetricsWriter(store.session_dir(session_id) / paths.METRICS)
         tick = _Tick(store, session_id)
         tick()  # the page's first render
         written: dict[int, float] = {}
@@ -164,13 +164,13 @@ def measure_lag(refresh: float, lines: int, seed: int = 0) -> dict[str, Any]:
 
 def measure_tick_cost(file_sizes: list[int]) -> list[dict[str, Any]]:
     """Per-tick cost at growing metrics file sizes (incremental read vs full re-read)."""
-    from arena_core import layout
-    from arena_core.metrics import MetricsWriter, read_metrics
+    from arena_core.store import paths
+    from arena_core.store.metrics_log import MetricsWriter, read_metrics
 
     results = []
     with scratch("tick") as home:
         store, session_id = _session(home)
-        path = store.session_dir(session_id) / layout.METRICS
+        path = store.session_dir(session_id) / paths.METRICS
         writer = MetricsWriter(path)
         tick = _Tick(store, session_id)
         step = 0

@@ -143,7 +143,7 @@ def worker_log_events(path: Path, patterns: dict[str, str]) -> dict[str, float]:
 
 
 def session_metrics_path(home: Path, session_id: str) -> Path:
-    from arena_core import layout
-    from arena_core.store import SessionStore
+    from arena_core.store import paths
+    from arena_core.store.session_store import SessionStore
 
-    return SessionStore(home).session_dir(session_id) / layout.METRICS
+    return SessionStore(home).session_dir(session_id) / paths.METRICS

@@ -136,10 +136,10 @@ def prepared_session(
     seed: int = 0,
     name: str = "bench",
 ):
-    """A checked, unwritten session (``arena_core.sessions.PreparedSession``) on generated data."""
-    from arena_core.dataset import normalise
-    from arena_core.manifest import DatasetOptions, SplitSettings
-    from arena_core.sessions import SessionSettings, prepare
+    """A checked, unwritten session (``arena_core.session.create.PreparedSession``) on generated data."""
+    from arena_core.data.dataset import normalise
+    from arena_core.session.create import SessionSettings, prepare
+    from arena_core.session.manifest import DatasetOptions, SplitSettings
 
     frame = make_frame(n, keys, seed)
     options = DatasetOptions(layout="annotation-json", text_col="text", annotation_col="annotation")
@@ -157,6 +157,6 @@ def prepared_session(
 
 def create_session(store, n: int, keys: tuple[str, ...], training, **kwargs) -> str:
     """Write a generated session into ``store``; returns its id (status 'ready')."""
-    from arena_core.sessions import create_session as create
+    from arena_core.session.create import create_session as create
 
     return create(store, prepared_session(n, keys, training, **kwargs)).id

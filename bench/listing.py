@@ -1,6 +1,6 @@
 """Session browser scale: list 1,000 / 10,000 sessions (store API, ``list --json``, Sessions page).
 
-The sessions are copies of one real session (created by ``arena_core.sessions`` on generated
+The sessions are copies of one real session (created by ``arena_core.session.create`` on generated
 data: 2 keys, a multi-class key and a 6-value one-vs-all key, so 7 planned models) with new ids,
 names, creation dates spread over a year, a parent for 30 %, and a realistic mix of outcomes with
 their progress.json and summary.json: 70 % completed, 8 % failed, 7 % cancelled, 5 % interrupted
@@ -40,8 +40,8 @@ STATUS_MIX = (
 
 def _template(home: Path) -> Path:
     """One real session folder to copy."""
-    from arena_core.manifest import TrainingConfig
-    from arena_core.store import SessionStore
+    from arena_core.session.manifest import TrainingConfig
+    from arena_core.store.session_store import SessionStore
 
     from .data import create_session
 
@@ -90,15 +90,15 @@ def _progress(manifest: dict[str, Any], status: str, rng, when: datetime) -> dic
 
 def generate_store(home: Path, n: int, seed: int = 0) -> list[str]:
     """Fill ``home`` with ``n`` realistic sessions (see module docstring); returns their ids."""
-    from arena_core import layout
+    from arena_core.store import paths
 
     offline_env()
     rng = np.random.default_rng(seed)
     with scratch("template") as template_home:
         template = _template(template_home)
-        base = json.loads((template / layout.MANIFEST).read_text(encoding="utf-8"))
-        data_files = [p for p in (template / layout.DATA_DIR).iterdir() if p.is_file()]
-        sessions_root = Path(home) / layout.SESSIONS_DIR
+        base = json.loads((template / paths.MANIFEST).read_text(encoding="utf-8"))
+        data_files = [p for p in (template / paths.DATA_DIR).iterdir() if p.is_file()]
+        sessions_root = Path(home) / paths.SESSIONS_DIR
         sessions_root.mkdir(parents=True, exist_ok=True)
         statuses = rng.choice(
             [s for s, _ in STATUS_MIX], size=n, p=[w for _, w in STATUS_MIX]
@@ -109,9 +109,9 @@ def generate_store(home: Path, n: int, seed: int = 0) -> list[str]:
             when = now - timedelta(seconds=int(rng.integers(0, 365 * 86400)))
             session_id = f"feedback-{i:05d}_{when:%Y%m%d_%H%M%S}"
             folder = sessions_root / session_id
-            (folder / layout.DATA_DIR).mkdir(parents=True)
+            (folder / paths.DATA_DIR).mkdir(parents=True)
             for src in data_files:
-                _link(src, folder / layout.DATA_DIR / src.name)
+                _link(src, folder / paths.DATA_DIR / src.name)
             status = statuses[i]
             manifest = dict(base)
             manifest.update(
@@ -124,13 +124,13 @@ def generate_store(home: Path, n: int, seed: int = 0) -> list[str]:
                 parent=ids[int(rng.integers(0, len(ids)))] if ids and rng.random() < 0.3 else None,
             )
             manifest["training"] = {**base["training"], "epochs": int(rng.integers(1, 6))}
-            (folder / layout.MANIFEST).write_text(json.dumps(manifest, indent=2), "utf-8")
+            (folder / paths.MANIFEST).write_text(json.dumps(manifest, indent=2), "utf-8")
             if status != "ready":
                 progress = _progress(manifest, status, rng, when)
-                (folder / layout.PROGRESS).write_text(json.dumps(progress), "utf-8")
+                (folder / paths.PROGRESS).write_text(json.dumps(progress), "utf-8")
                 if status != "running":
                     summary = {"session": session_id, "status": status, "jobs": progress["jobs"]}
-                    (folder / layout.SUMMARY).write_text(json.dumps(summary), "utf-8")
+                    (folder / paths.SUMMARY).write_text(json.dumps(summary), "utf-8")
             ids.append(session_id)
     return ids
 
@@ -145,7 +145,7 @@ def _link(src: Path, dst: Path) -> None:
 def time_store_list(home: Path, runs: int = RUNS) -> dict[str, Any]:
     """``SessionStore(home).list()``: the first call (cold: no listing cache yet, it writes
     one listing.json per session) and the median of ``runs`` calls (warm: the steady state)."""
-    from arena_core.store import SessionStore
+    from arena_core.store.session_store import SessionStore
 
     seconds, count = [], 0
     for _ in range(runs):

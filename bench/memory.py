@@ -70,14 +70,14 @@ def _sample(
 
 def _phases(folder, timeline: list[tuple[float, int]]) -> dict[str, Any]:
     """When the peak happened, relative to the job's milestones (worker.log, metrics lines)."""
-    from arena_core import layout
-    from arena_core.metrics import EVAL, TRAIN, read_metrics
+    from arena_core.store import paths
+    from arena_core.store.metrics_log import EVAL, TRAIN, read_metrics
 
     events = worker_log_events(
-        folder / layout.WORKER_LOG,
+        folder / paths.WORKER_LOG,
         {"job_start": r"job \S+: start", "job_done": r"job \S+ (completed|failed)"},
     )
-    records, _ = read_metrics(folder / layout.METRICS)
+    records, _ = read_metrics(folder / paths.METRICS)
     train = [r["time"] for r in records if r.get("kind") == TRAIN]
     evals = [r["time"] for r in records if r.get("kind") == EVAL]
     if train:
@@ -106,8 +106,8 @@ def _phases(folder, timeline: list[tuple[float, int]]) -> dict[str, Any]:
 def run(size: str = "small", **training: Any) -> dict[str, Any]:
     """``training`` overrides the session's other settings, e.g. ``attention_dropout=None``
     (the model's own 0.1) for the before/after figures in BENCHMARKS.md."""
-    from arena_core.manifest import TrainingConfig
-    from arena_core.store import SessionStore
+    from arena_core.session.manifest import TrainingConfig
+    from arena_core.store.session_store import SessionStore
 
     from .data import create_session
 

@@ -30,8 +30,8 @@ EVENTS = {
 
 
 def _run(home: Path, session_id: str) -> dict[str, Any]:
-    from arena_core import layout
-    from arena_core.store import SessionStore
+    from arena_core.store import paths
+    from arena_core.store.session_store import SessionStore
 
     store = SessionStore(home)
     started = time.time()
@@ -41,7 +41,7 @@ def _run(home: Path, session_id: str) -> dict[str, Any]:
         raise RuntimeError(
             f"session {session_id} ended {manifest.status.value}: {manifest.status_reason}"
         )
-    events = worker_log_events(store.session_dir(session_id) / layout.WORKER_LOG, EVENTS)
+    events = worker_log_events(store.session_dir(session_id) / paths.WORKER_LOG, EVENTS)
     phases = {}
     if "worker" in events and "first_job" in events:
         phases["start_s"] = rounded(events["worker"] - started)  # interpreter + imports
@@ -52,8 +52,8 @@ def _run(home: Path, session_id: str) -> dict[str, Any]:
 
 
 def run(size: str = "small") -> dict[str, Any]:
-    from arena_core.manifest import TrainingConfig
-    from arena_core.store import SessionStore
+    from arena_core.session.manifest import TrainingConfig
+    from arena_core.store.session_store import SessionStore
 
     from .data import create_session
 

@@ -2,7 +2,7 @@
 
 The parent is a ready session on generated data with the default training settings (packaged
 MiniLM, batch 16, max_length 128, the default ``logging_steps``; ``first_line_step`` in the
-details says after how many optimizer steps the first loss line came). ``jobs.relaunch`` copies it (hard links), writes the child manifest and
+details says after how many optimizer steps the first loss line came). ``control.relaunch`` copies it (hard links), writes the child manifest and
 starts the detached worker; the clock stops at the ``time`` of the child's first ``train`` line.
 The child is then cancelled. Phases come from worker.log timestamps: worker started (interpreter
 + imports), data loaded and tokenized (job start), first loss line (model load + 10 steps).
@@ -26,11 +26,11 @@ EVENTS = {"worker": r"worker pid", "job": r"job \S+: start"}
 
 def _first_train_line(store, session_id: str, started: float) -> tuple[float, int]:
     """(epoch time, step) of the child's first train record (polls every 20 ms)."""
-    from arena_core import layout
-    from arena_core.metrics import TRAIN, MetricsTail
+    from arena_core.store import paths
+    from arena_core.store.metrics_log import TRAIN, MetricsTail
 
     folder = store.session_dir(session_id)
-    tail = MetricsTail(folder / layout.METRICS)
+    tail = MetricsTail(folder / paths.METRICS)
     checked = time.monotonic()
     while time.time() - started < TIMEOUT_S:
         for record in tail.poll():
@@ -40,28 +40,29 @@ def _first_train_line(store, session_id: str, started: float) -> tuple[float, in
             checked = time.monotonic()
             status = store.status(session_id).value
             if status not in ("queued", "running", "ready"):
-                log = (folder / layout.WORKER_LOG).read_text(errors="replace")[-2000:]
+                log = (folder / paths.WORKER_LOG).read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"relaunched session {session_id} ended {status}:\n{log}")
         time.sleep(0.02)
     raise RuntimeError(f"no training line within {TIMEOUT_S:.0f} s in {session_id}")
 
 
 def measure_once(store, parent_id: str) -> dict[str, Any]:
-    from arena_core import jobs, layout
+    from arena_core.run import control
+    from arena_core.store import paths
 
     started = time.time()
-    child = jobs.relaunch(store, parent_id)
+    child = control.relaunch(store, parent_id)
     launched = time.time()
     try:
         first, step = _first_train_line(store, child, started)
     finally:
         try:
-            jobs.cancel(store, child, grace=30)
-            jobs.wait(store, child, quiet=True, timeout=120)
+            control.cancel(store, child, grace=30)
+            control.wait(store, child, quiet=True, timeout=120)
         except Exception as exc:  # noqa: BLE001 - an ended worker is fine
             if "not running" not in str(exc):
                 raise
-    events = worker_log_events(store.session_dir(child) / layout.WORKER_LOG, EVENTS)
+    events = worker_log_events(store.session_dir(child) / paths.WORKER_LOG, EVENTS)
     phases = {"relaunch_call_s": rounded(launched - started)}
     if "worker" in events:
         phases["worker_started_s"] = rounded(events["worker"] - started)
@@ -71,8 +72,8 @@ def measure_once(store, parent_id: str) -> dict[str, Any]:
 
 
 def run(size: str = "small") -> dict[str, Any]:
-    from arena_core.manifest import TrainingConfig
-    from arena_core.store import SessionStore
+    from arena_core.session.manifest import TrainingConfig
+    from arena_core.store.session_store import SessionStore
 
     from .data import create_session
 

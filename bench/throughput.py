@@ -3,7 +3,7 @@
 Same data, model (packaged MiniLM), seed, epochs, batch size, learning rate and eval batch size
 for all three; tokenization and model loading happen outside the timed part for all three.
 
-ours  ``arena_core.trainer.train_job`` as the worker calls it (texts pre-tokenized once, no
+ours  ``arena_core.training.trainer.train_job`` as the worker calls it (texts pre-tokenized once, no
       padding; length-grouped batches padded to their longest row; per-epoch validation and
       checkpoint). Train samples/s is the report's figure: training wall time minus validation,
       so its per-epoch checkpoint and best-model saves count against it.
@@ -58,9 +58,9 @@ class _Rows:
 
 
 def _setup(size: str) -> dict[str, Any]:
-    from arena_core.jobdata import job_examples
-    from arena_core.manifest import TrainingConfig
-    from arena_core.models import load_tokenizer, resolve_model
+    from arena_core.session.manifest import TrainingConfig
+    from arena_core.training.examples import job_examples
+    from arena_core.training.models import load_tokenizer, resolve_model
 
     spec = SIZES[size]
     n = spec["n_train"] + spec["n_val"]
@@ -97,7 +97,7 @@ def _labels(setup: dict[str, Any], name: str) -> list[int]:
 @contextmanager
 def _timed_saves() -> Iterator[dict[str, float]]:
     """Time the trainer's checkpoint and best-model saves (wrapped, behaviour unchanged)."""
-    from arena_core import trainer
+    from arena_core.training import trainer
 
     spent = {"checkpoint_s": 0.0, "best_model_s": 0.0, "tokens": 0}
     save_checkpoint = trainer._ArenaTrainer._save_checkpoint
@@ -130,8 +130,8 @@ def _timed_saves() -> Iterator[dict[str, float]]:
 
 
 def _run_ours(setup: dict[str, Any], encoded, folder: Path) -> dict[str, Any]:
-    from arena_core.metrics import EVAL, MetricsWriter, read_metrics
-    from arena_core.trainer import train_job
+    from arena_core.store.metrics_log import EVAL, MetricsWriter, read_metrics
+    from arena_core.training.trainer import train_job
 
     metrics_path = folder / "metrics.jsonl"
     with _timed_saves() as saves:
@@ -176,7 +176,7 @@ def _run_baseline(setup: dict[str, Any], variant: str, folder: Path) -> dict[str
         set_seed,
     )
 
-    from arena_core.models import TINY_CONFIG
+    from arena_core.training.models import TINY_CONFIG
 
     config, tokenizer, job = setup["config"], setup["tokenizer"], setup["job"]
     fixed = variant == "fixed_padding"
@@ -246,7 +246,7 @@ def _run_baseline(setup: dict[str, Any], variant: str, folder: Path) -> dict[str
 def _warm_up(setup: dict[str, Any], folder: Path) -> None:
     """A short untimed Trainer run on 32 rows: no setup pays the process's first-run costs
     (kernel selection, allocator growth, accelerate state), whichever runs first."""
-    from arena_core.jobdata import JobExamples
+    from arena_core.training.examples import JobExamples
 
     examples = setup["examples"]
     small = JobExamples(
@@ -260,7 +260,7 @@ def run(size: str = "small") -> dict[str, Any]:
     """Alternating runs of the three setups; ratios of train samples/s (medians of rounds)."""
     import gc
 
-    from arena_core.encodings import encode_texts
+    from arena_core.training.tokens import encode_texts
 
     offline_env()
     logging.getLogger("transformers").setLevel(logging.ERROR)

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from arena_core import layout
-from arena_core.progress import pid_alive
+from arena_core.store import paths
+from arena_core.store.progress import pid_alive
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_ENV = "ARENA_REQUIRE_BROWSER"  # "1" (CI): a missing browser fails instead of skipping
@@ -205,15 +205,15 @@ def start_app(home: Path, port: int | None = None, log_dir: Path | None = None) 
 
 
 def session_ids(home: Path) -> list[str]:
-    root = Path(home) / layout.SESSIONS_DIR
+    root = Path(home) / paths.SESSIONS_DIR
     return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
 def worker_pid(home: Path, session_id: str) -> int | None:
     """The worker pid recorded in the session's progress file, if any."""
-    from arena_core.progress import read_progress
+    from arena_core.store.progress import read_progress
 
-    pid = read_progress(Path(home) / layout.SESSIONS_DIR / session_id).get("pid")
+    pid = read_progress(Path(home) / paths.SESSIONS_DIR / session_id).get("pid")
     return int(pid) if pid else None
 
 
@@ -229,7 +229,7 @@ def processes_using(home: Path) -> list[int]:
         try:
             cmdline = proc.info["cmdline"] or []
             ours = any("arena_core" in part or "streamlit" in part for part in cmdline)
-            uses = ours and (wanted in cmdline or proc.environ().get(layout.ENV_HOME) == wanted)
+            uses = ours and (wanted in cmdline or proc.environ().get(paths.ENV_HOME) == wanted)
         except (psutil.Error, OSError):
             continue
         if uses:
@@ -242,15 +242,15 @@ def stop_workers(home: Path, grace: float = 10.0) -> list[int]:
 
     Returns the pids that had to be killed (a clean run returns []).
     """
-    from arena_core import jobs
-    from arena_core.store import SessionStore
+    from arena_core.run import control
+    from arena_core.store.session_store import SessionStore
 
     store = SessionStore(home)
     for session_id in session_ids(home):
         pid = worker_pid(home, session_id)
         if pid and pid_alive(pid):
             with contextlib.suppress(Exception):  # best effort: the sweep below is the guarantee
-                jobs.cancel(store, session_id, grace=grace)
+                control.cancel(store, session_id, grace=grace)
     killed = []
     for pid in processes_using(home):
         killed.append(pid)

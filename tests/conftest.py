@@ -26,7 +26,7 @@ def home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def store(home):
-    from arena_core.store import SessionStore
+    from arena_core.store.session_store import SessionStore
 
     return SessionStore(home)
 

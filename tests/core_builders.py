@@ -7,9 +7,9 @@ import random
 
 import pandas as pd
 
-from arena_core.dataset import normalise
-from arena_core.manifest import DatasetOptions, SplitSettings, TrainingConfig
-from arena_core.sessions import SessionSettings
+from arena_core.data.dataset import normalise
+from arena_core.session.create import SessionSettings
+from arena_core.session.manifest import DatasetOptions, SplitSettings, TrainingConfig
 
 SENTIMENTS = ["positive", "negative", "neutral"]
 THEMES = ["economy", "health", "environment"]

@@ -14,14 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from arena_core import layout
-from arena_core.dataset import load_dataset
-from arena_core.manifest import DatasetOptions, SplitSettings, TrainingConfig, file_sha256
-from arena_core.metrics import read_metrics
-from arena_core.progress import read_progress
-from arena_core.sessions import SessionSettings, create_session, prepare
-from arena_core.store import SessionStore
-from arena_core.worker import lock_is_held
+from arena_core.data.dataset import load_dataset
+from arena_core.run.worker import lock_is_held
+from arena_core.session.create import SessionSettings, create_session, prepare
+from arena_core.session.manifest import DatasetOptions, SplitSettings, TrainingConfig, file_sha256
+from arena_core.store import paths
+from arena_core.store.metrics_log import read_metrics
+from arena_core.store.progress import read_progress
+from arena_core.store.session_store import SessionStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTIMENTS = ["positive", "negative", "neutral"]
@@ -122,7 +122,7 @@ def kill_worker(session_dir: Path) -> int:
     wait_for(lambda: not _alive(pid), 10, f"worker {pid} to die")
     # The leader turns zombie before its other threads (heartbeat) finish exiting; the kernel
     # drops the worker's flock only when the last of them has closed the files.
-    lock = session_dir / layout.WORKER_LOCK
+    lock = session_dir / paths.WORKER_LOCK
     wait_for(lambda: not lock_is_held(lock), 10, f"worker {pid}'s lock to be released")
     return pid
 
@@ -137,7 +137,7 @@ def _alive(pid: int) -> bool:
 
 def steps_per_job(session_dir: Path) -> dict[tuple[str, str], list[int]]:
     """Logged steps per (job, kind), in file order."""
-    records, _ = read_metrics(session_dir / layout.METRICS)
+    records, _ = read_metrics(session_dir / paths.METRICS)
     steps: dict[tuple[str, str], list[int]] = defaultdict(list)
     for record in records:
         steps[(record["job"], record["kind"])].append(record["step"])

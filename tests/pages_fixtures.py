@@ -14,12 +14,17 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from arena_core.dataset import NormalisedDataset, load_dataset
-from arena_core.demo import demo_options, demo_path
-from arena_core.manifest import DatasetOptions, SessionManifest, SessionStatus, TrainingConfig
-from arena_core.progress import write_progress
-from arena_core.sessions import SessionSettings, create_session, prepare
-from arena_core.store import SessionStore
+from arena_core.data.dataset import NormalisedDataset, load_dataset
+from arena_core.data.demo import demo_options, demo_path
+from arena_core.session.create import SessionSettings, create_session, prepare
+from arena_core.session.manifest import (
+    DatasetOptions,
+    SessionManifest,
+    SessionStatus,
+    TrainingConfig,
+)
+from arena_core.store.progress import write_progress
+from arena_core.store.session_store import SessionStore
 from ui.common import DATASET_OPTIONS, DATASET_PATH, DATASET_SOURCE
 from ui.dataset_state import IS_DEMO
 

@@ -24,19 +24,19 @@ from typing import Any
 
 from datasets_factory import make_rows, write_dataset
 
-from arena_core import layout
-from arena_core.fsutil import atomic_write_json
-from arena_core.manifest import (
+from arena_core.session.create import SessionSettings, create_session, prepare_from_file
+from arena_core.session.manifest import (
     STRATEGY_FIELDS,
     DatasetOptions,
     SessionStatus,
     SplitSettings,
     TrainingConfig,
 )
-from arena_core.metrics import MetricsWriter
-from arena_core.sessions import SessionSettings, create_session, prepare_from_file
-from arena_core.store import SessionStore
-from arena_core.strategy import ModelJob
+from arena_core.session.strategy import ModelJob
+from arena_core.store import paths
+from arena_core.store.atomic import atomic_write_json
+from arena_core.store.metrics_log import MetricsWriter
+from arena_core.store.session_store import SessionStore
 
 KINDS = ("completed", "incomplete", "running", "failed", "unreadable")
 EPOCHS = 2
@@ -130,13 +130,11 @@ def job_report(job: ModelJob, f1: float, epoch: int) -> dict[str, Any]:
 
 def _write_job(store: SessionStore, session_id: str, job: ModelJob, index: int, base: float):
     folder = store.session_dir(session_id)
-    writer = MetricsWriter(folder / layout.METRICS)
+    writer = MetricsWriter(folder / paths.METRICS)
     for record in job_records(job.id, index, EPOCHS, base):
         writer.append(record)
     f1 = _score(index, EPOCHS, base)
-    atomic_write_json(
-        layout.job_dir(folder, job.id) / layout.JOB_REPORT, job_report(job, f1, EPOCHS)
-    )
+    atomic_write_json(paths.job_dir(folder, job.id) / paths.JOB_REPORT, job_report(job, f1, EPOCHS))
     return {"status": "completed", "metrics": {"macro_f1": f1, "accuracy": f1}}
 
 
@@ -158,7 +156,7 @@ def _progress(store: SessionStore, session_id: str, status: str, jobs: dict, **e
         "overall": {"steps_done": done, "total_steps": total * len(jobs), "eta_seconds": None},
         **extra,
     }
-    atomic_write_json(store.session_dir(session_id) / layout.PROGRESS, progress)
+    atomic_write_json(store.session_dir(session_id) / paths.PROGRESS, progress)
 
 
 def make_completed(store: SessionStore, session_id: str, base: float = 0.6) -> None:
@@ -178,7 +176,7 @@ def make_running(store: SessionStore, session_id: str, base: float = 0.6) -> Non
     jobs[plan[0].id] = _write_job(store, session_id, plan[0], 0, base)
     if len(plan) > 1:
         current = plan[1]
-        writer = MetricsWriter(store.session_dir(session_id) / layout.METRICS)
+        writer = MetricsWriter(store.session_dir(session_id) / paths.METRICS)
         for record in job_records(current.id, 1, EPOCHS, base)[: STEPS_PER_EPOCH + 1]:
             writer.append(record)
         jobs[current.id] = {"status": "running", "step": STEPS_PER_EPOCH, "eta_seconds": 30.0}
@@ -195,7 +193,7 @@ def make_running(store: SessionStore, session_id: str, base: float = 0.6) -> Non
 
 def refresh_heartbeat(store: SessionStore, session_id: str) -> None:
     """Keep a fabricated running session alive (a heartbeat goes stale after 15 s)."""
-    path = store.session_dir(session_id) / layout.PROGRESS
+    path = store.session_dir(session_id) / paths.PROGRESS
     progress = json.loads(path.read_text("utf-8"))
     progress["heartbeat"] = time.time()
     atomic_write_json(path, progress)
@@ -218,18 +216,18 @@ def make_failed(store: SessionStore, session_id: str, base: float = 0.6) -> None
 def make_incomplete(store: SessionStore, session_id: str) -> None:
     """Remove the four strategy fields from manifest.json on disk, and the backup."""
     folder = store.session_dir(session_id)
-    raw = json.loads((folder / layout.MANIFEST).read_text("utf-8"))
+    raw = json.loads((folder / paths.MANIFEST).read_text("utf-8"))
     for name in STRATEGY_FIELDS:
         raw.pop(name, None)
-    (folder / layout.MANIFEST).write_text(json.dumps(raw, indent=2), "utf-8")
-    (folder / layout.MANIFEST_BACKUP).unlink(missing_ok=True)
+    (folder / paths.MANIFEST).write_text(json.dumps(raw, indent=2), "utf-8")
+    (folder / paths.MANIFEST_BACKUP).unlink(missing_ok=True)
 
 
 def make_unreadable(store: SessionStore, session_id: str) -> None:
     """A garbage manifest and no backup: the session cannot be read at all."""
     folder = store.session_dir(session_id)
-    (folder / layout.MANIFEST).write_bytes(b"{ this is not json \x00\xff")
-    (folder / layout.MANIFEST_BACKUP).unlink(missing_ok=True)
+    (folder / paths.MANIFEST).write_bytes(b"{ this is not json \x00\xff")
+    (folder / paths.MANIFEST_BACKUP).unlink(missing_ok=True)
 
 
 FABRICATE = {
@@ -253,7 +251,7 @@ def make_relaunch_pair(
     store: SessionStore, learning_rate: float = 1e-4, name: str = "pair"
 ) -> tuple[str, str]:
     """A completed parent and its completed relaunch child with another learning rate."""
-    from arena_core.sessions import create_relaunch
+    from arena_core.session.create import create_relaunch
 
     parent = make_session(store, "completed", name)
     child = create_relaunch(store, parent, {"learning_rate": learning_rate}).id
@@ -264,7 +262,7 @@ def make_relaunch_pair(
 def append_eval(store: SessionStore, session_id: str, job_id: str, epoch: int, f1: float) -> None:
     """Append what the trainer logs at the end of an epoch (train lines + one eval line)."""
     for record in job_records(job_id, 0, epoch, f1 - 0.05 * epoch)[-(STEPS_PER_EPOCH + 1) :]:
-        MetricsWriter(store.session_dir(session_id) / layout.METRICS).append(record)
+        MetricsWriter(store.session_dir(session_id) / paths.METRICS).append(record)
 
 
 # ---------------------------------------------------------------- many sessions, fast
@@ -282,7 +280,7 @@ def clone_session(
             if name.endswith(".lock"):
                 continue
             source_file, target_file = Path(root) / name, target / name
-            if name in (layout.MANIFEST, layout.MANIFEST_BACKUP):
+            if name in (paths.MANIFEST, paths.MANIFEST_BACKUP):
                 data = source_file.read_bytes()
                 try:
                     raw = json.loads(data)

@@ -11,9 +11,9 @@ import time
 import pytest
 from core_builders import annotated_frame, dataset_of, settings
 
-from arena_core import layout
-from arena_core.manifest import SessionStatus, read_manifest, write_manifest
-from arena_core.sessions import create_session, prepare
+from arena_core.session.create import create_session, prepare
+from arena_core.session.manifest import SessionStatus, read_manifest, write_manifest
+from arena_core.store import paths
 
 KILLS = 200
 
@@ -59,4 +59,4 @@ def test_manifest_survives_random_kill_9(store, capsys):
             f"\n[atomic kill -9] {KILLS} kills, 0 corrupt manifests, "
             f"{fell_back} loads used the backup, {len(leftovers)} killed writers' temp files swept"
         )
-    assert (folder / layout.MANIFEST).exists()
+    assert (folder / paths.MANIFEST).exists()

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from datasets_factory import make_rows, write_bytes, write_dataset, write_text
 
-from arena_core.dataset import (
+from arena_core.data.dataset import (
     ID,
     LANGUAGE,
     ROW,
@@ -26,9 +26,9 @@ from arena_core.dataset import (
     label_column,
     load_dataset,
 )
+from arena_core.data.filtering import apply_min_examples
 from arena_core.errors import DatasetError
-from arena_core.filtering import apply_min_examples
-from arena_core.manifest import DatasetOptions
+from arena_core.session.manifest import DatasetOptions
 
 ANN = DatasetOptions(text_col="text", annotation_col="annotation")
 ANN_LANG = DatasetOptions(text_col="text", annotation_col="annotation", lang_col="lang")

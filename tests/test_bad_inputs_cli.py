@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_bad_inputs import BAD_INPUTS, BadInput
 
-from arena_core.cli import main
+from arena_core.cli.main import main
 
 
 def _flags(case: BadInput) -> list[str]:

@@ -20,11 +20,11 @@ import pytest
 from pages_fixtures import dataset_state, page_test, texts_of
 from test_bad_inputs import BAD_INPUTS, BadInput
 
-from arena_core.dataset import load_dataset
+from arena_core.data.dataset import load_dataset
+from arena_core.data.filtering import apply_min_examples
+from arena_core.data.readers import read_table
 from arena_core.errors import ArenaError
-from arena_core.filtering import apply_min_examples
-from arena_core.manifest import DatasetOptions
-from arena_core.readers import read_table
+from arena_core.session.manifest import DatasetOptions
 from ui.common import DATASET, DATASET_OPTIONS, DATASET_PATH, DATASET_SOURCE
 from ui.dataset_state import UPLOAD_TYPES
 

@@ -32,10 +32,10 @@ from browser_support import (
     worker_pid,
 )
 
-from arena_core.charts import LOSS_TITLE
-from arena_core.demo import demo_path
-from arena_core.store import SessionStore
-from arena_core.strategy import plan
+from arena_core.data.demo import demo_path
+from arena_core.session.strategy import plan
+from arena_core.store.session_store import SessionStore
+from arena_core.viz.charts import LOSS_TITLE
 
 try:
     from playwright.sync_api import expect

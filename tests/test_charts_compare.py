@@ -13,10 +13,10 @@ from session_factory import (
     new_session,
 )
 
-from arena_core import charts
-from arena_core.compare import config_diff, label_set_warnings, metrics_table, session_scores
-from arena_core.manifest import STRATEGY_FIELDS
-from arena_core.session_info import MISSING, job_results, readable_sections
+from arena_core.session.describe import MISSING, job_results, readable_sections
+from arena_core.session.manifest import STRATEGY_FIELDS
+from arena_core.viz import charts
+from arena_core.viz.compare import config_diff, label_set_warnings, metrics_table, session_scores
 
 RECORDS = job_records("a", 0, 3, 0.5) + job_records("b", 1, 3, 0.5)
 

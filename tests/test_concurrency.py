@@ -12,22 +12,23 @@ import psutil
 import pytest
 from jobs_fixtures import ROOT, kill_worker, make_session, wait_for
 
-from arena_core import jobs, layout
 from arena_core.errors import SessionBusy
-from arena_core.manifest import SessionStatus
-from arena_core.progress import HEARTBEAT_SECONDS, read_progress
-from arena_core.strategy import plan
-from arena_core.worker import lock_is_held, run_session, try_slot
+from arena_core.run import control
+from arena_core.run.worker import lock_is_held, run_session, try_slot
+from arena_core.session.manifest import SessionStatus
+from arena_core.session.strategy import plan
+from arena_core.store import paths
+from arena_core.store.progress import HEARTBEAT_SECONDS, read_progress
 
 LAUNCHER = """
 import sys, time
-from arena_core import jobs
+from arena_core.run import control
 from arena_core.errors import SessionBusy
-from arena_core.store import SessionStore
+from arena_core.store.session_store import SessionStore
 store = SessionStore(sys.argv[1])
 time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
 try:
-    jobs.launch(store, sys.argv[2])
+    control.launch(store, sys.argv[2])
     print("launched")
 except SessionBusy as exc:
     print("busy:", exc)
@@ -68,7 +69,7 @@ def test_two_simultaneous_launches_start_one_worker_and_cancel_stops_it(home, st
     assert len(_workers_of(session)) == 1
 
     with pytest.raises(SessionBusy, match="already running"):
-        jobs.launch(store, session)  # a third try, from this process, while it runs
+        control.launch(store, session)  # a third try, from this process, while it runs
 
     def training() -> bool:
         progress = read_progress(folder)
@@ -79,24 +80,24 @@ def test_two_simultaneous_launches_start_one_worker_and_cancel_stops_it(home, st
     assert store.status(session) is SessionStatus.RUNNING
     assert len(_workers_of(session)) == 1
 
-    jobs.cancel(store, session, grace=30)
+    control.cancel(store, session, grace=30)
     assert not _workers_of(session)
-    assert not lock_is_held(folder / layout.WORKER_LOCK)
+    assert not lock_is_held(folder / paths.WORKER_LOCK)
     manifest = store.load(session)
     assert manifest.status is SessionStatus.CANCELLED, manifest.status_reason
-    info = jobs.session_status(store, session)
+    info = control.session_status(store, session)
     assert info["status"] == "cancelled"
     # The job that was training is cancelled; earlier ones completed, later ones stay queued.
     statuses = [j["status"] for j in info["jobs"]]
     stopped = statuses.index("cancelled")
     assert statuses == ["completed"] * stopped + ["cancelled"] + ["queued"] * (2 - stopped)
     cancelled = info["jobs"][stopped]["id"]
-    assert (layout.job_dir(folder, cancelled) / layout.JOB_CHECKPOINT).is_dir()  # resumable
-    log = (folder / layout.WORKER_LOG).read_text()
+    assert (paths.job_dir(folder, cancelled) / paths.JOB_CHECKPOINT).is_dir()  # resumable
+    log = (folder / paths.WORKER_LOG).read_text()
     assert log.count("worker pid ") == 1  # one worker ever started
     assert "received SIGTERM" in log
     with pytest.raises(Exception, match="not running"):
-        jobs.cancel(store, session)
+        control.cancel(store, session)
 
 
 def test_one_slot_queues_the_second_session_until_the_first_ends(store, tmp_path, monkeypatch):
@@ -107,9 +108,9 @@ def test_one_slot_queues_the_second_session_until_the_first_ends(store, tmp_path
     second = make_session(store, tmp_path, strategies={"sentiment": "multi-class"}, name="b")
     first_dir, second_dir = store.session_dir(first), store.session_dir(second)
 
-    jobs.launch(store, first)
+    control.launch(store, first)
     wait_for(lambda: read_progress(first_dir).get("status") == "running", 120, "a running")
-    jobs.launch(store, second)
+    control.launch(store, second)
     beat = wait_for(
         lambda: (
             read_progress(second_dir).get("status") == "queued"
@@ -130,8 +131,8 @@ def test_one_slot_queues_the_second_session_until_the_first_ends(store, tmp_path
     if store.status(first) is SessionStatus.RUNNING:
         assert read_progress(second_dir)["status"] == "queued"
 
-    assert jobs.wait(store, first, quiet=True, timeout=180) is SessionStatus.COMPLETED
-    assert jobs.wait(store, second, quiet=True, timeout=180) is SessionStatus.COMPLETED
+    assert control.wait(store, first, quiet=True, timeout=180) is SessionStatus.COMPLETED
+    assert control.wait(store, second, quiet=True, timeout=180) is SessionStatus.COMPLETED
     assert read_progress(second_dir)["running_since"] >= read_progress(first_dir)["ended_at"]
 
 
@@ -150,21 +151,21 @@ def test_a_failing_job_is_recorded_and_the_others_complete(store, tmp_path):
     assert manifest.status is SessionStatus.FAILED
     assert manifest.status_reason.startswith("1 of 2 jobs failed")
     assert f"{ghost}: TrainingError" in manifest.status_reason
-    info = jobs.session_status(store, session)
+    info = control.session_status(store, session)
     states = {j["id"]: j for j in info["jobs"]}
     assert states[ghost]["status"] == "failed"
     assert "same class" in states[ghost]["error"]
     assert states[positive]["status"] == "completed"
     assert states[positive]["metrics"]["macro_f1"] is not None
     folder = store.session_dir(session)
-    summary = json.loads((folder / layout.SUMMARY).read_text())
+    summary = json.loads((folder / paths.SUMMARY).read_text())
     assert summary["status"] == "failed"
     assert summary["jobs"][ghost]["status"] == "failed"
     assert summary["jobs"][positive]["status"] == "completed"
-    log = (folder / layout.WORKER_LOG).read_text()
+    log = (folder / paths.WORKER_LOG).read_text()
     assert "Traceback" in log and f"job {ghost} failed" in log
-    assert not lock_is_held(folder / layout.WORKER_LOCK)
-    assert not lock_is_held(store.home / layout.SLOTS_DIR / "slot-0.lock")
+    assert not lock_is_held(folder / paths.WORKER_LOCK)
+    assert not lock_is_held(store.home / paths.SLOTS_DIR / "slot-0.lock")
 
 
 def test_queued_worker_that_dies_reads_interrupted_and_cancel_while_queued(store, tmp_path):
@@ -172,18 +173,18 @@ def test_queued_worker_that_dies_reads_interrupted_and_cancel_while_queued(store
     folder = store.session_dir(session)
     slot = try_slot(store.home, 1)  # this test holds the only slot: the worker must queue
     try:
-        jobs.launch(store, session)
+        control.launch(store, session)
         wait_for(lambda: read_progress(folder).get("status") == "queued", 60, "the worker to queue")
         assert store.status(session) is SessionStatus.QUEUED
         kill_worker(folder)
         assert store.status(session) is SessionStatus.INTERRUPTED  # not a phantom 'queued'
 
-        jobs.resume(store, session)
+        control.resume(store, session)
         wait_for(lambda: read_progress(folder).get("status") == "queued", 60, "the worker to queue")
-        jobs.cancel(store, session, grace=30)
+        control.cancel(store, session, grace=30)
         manifest = store.load(session)
         assert manifest.status is SessionStatus.CANCELLED
         assert manifest.status_reason == "cancelled while queued"  # the worker's own clean end
-        assert not (folder / layout.JOBS_DIR).exists()
+        assert not (folder / paths.JOBS_DIR).exists()
     finally:
         slot[1].release()

@@ -21,12 +21,13 @@ import psutil
 import pytest
 from session_factory import make_session, nav_app
 
-from arena_core import jobs, layout
 from arena_core.errors import ArenaError
-from arena_core.fsutil import atomic_write_json
-from arena_core.manifest import SessionStatus
-from arena_core.progress import ACTIVE, read_progress
-from arena_core.store import SessionStore
+from arena_core.run import control
+from arena_core.session.manifest import SessionStatus
+from arena_core.store import paths
+from arena_core.store.atomic import atomic_write_json
+from arena_core.store.progress import ACTIVE, read_progress
+from arena_core.store.session_store import SessionStore
 from ui.common import MONITOR_SESSION
 
 PAGE = "sessions"
@@ -53,8 +54,8 @@ def cleanup(store: SessionStore):
         if progress.get("pid") == os.getpid():
             continue
         with contextlib.suppress(ArenaError):
-            if store.status(summary.id) in ACTIVE or progress.get("status") == jobs.LAUNCHING:
-                jobs.cancel(store, summary.id, grace=1)
+            if store.status(summary.id) in ACTIVE or progress.get("status") == control.LAUNCHING:
+                control.cancel(store, summary.id, grace=1)
         for process in workers_of(summary.id):  # belt and braces: nothing survives the test
             with contextlib.suppress(psutil.Error):
                 process.kill()
@@ -82,7 +83,7 @@ def resumable_session(store: SessionStore, status: str) -> str:
         store.set_status(session_id, SessionStatus.CANCELLED, "cancelled by user")
         return session_id
     session_id = make_session(store, "running", name="interrupted")
-    path = store.session_dir(session_id) / layout.PROGRESS
+    path = store.session_dir(session_id) / paths.PROGRESS
     progress = json.loads(path.read_text("utf-8"))
     progress.update(pid=999_999_999, heartbeat=time.time() - 3600)  # its worker died long ago
     atomic_write_json(path, progress)
@@ -199,7 +200,7 @@ def test_two_tabs_relaunching_one_after_the_other_act_on_the_session_they_show(
     store, tmp_path, cleanup
 ):
     parent = make_session(store, "completed", name="parent")
-    parent_manifest = (store.session_dir(parent) / layout.MANIFEST).read_bytes()
+    parent_manifest = (store.session_dir(parent) / paths.MANIFEST).read_bytes()
     first, second = tab(tmp_path, parent), tab(tmp_path, parent)
     for at in (first, second):
         assert not at.button(key="ses_relaunch").disabled
@@ -214,7 +215,7 @@ def test_two_tabs_relaunching_one_after_the_other_act_on_the_session_they_show(
     assert first.session_state[MONITOR_SESSION] in {c.id for c in children}
     for child in children:  # one per accepted click, by design; each with one worker
         assert len(workers_of(child.id)) == 1, child.id
-    assert (store.session_dir(parent) / layout.MANIFEST).read_bytes() == parent_manifest
+    assert (store.session_dir(parent) / paths.MANIFEST).read_bytes() == parent_manifest
     assert workers_of(parent) == []
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from datasets_factory import FORMATS, make_rows, write_dataset
 
-from arena_core.dataset import (
+from arena_core.data.dataset import (
     ID,
     LANGUAGE,
     ROW,
@@ -19,9 +19,9 @@ from arena_core.dataset import (
     load_dataset,
     normalise,
 )
-from arena_core.demo import demo_options, demo_path, generate_rows
-from arena_core.manifest import DatasetOptions
-from arena_core.readers import read_table
+from arena_core.data.demo import demo_options, demo_path, generate_rows
+from arena_core.data.readers import read_table
+from arena_core.session.manifest import DatasetOptions
 
 ANN = DatasetOptions(text_col="text", annotation_col="annotation", lang_col="lang")
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arena_core.downsample import MAX_POINTS, minmax_downsample
+from arena_core.viz.downsample import MAX_POINTS, minmax_downsample
 
 
 def noisy_loss(n: int) -> tuple[list[float], list[float]]:

@@ -1,4 +1,4 @@
-"""The numpy metrics in arena_core.evaluation against scikit-learn's, on random predictions.
+"""The numpy metrics in arena_core.training.evaluation against scikit-learn's, on random predictions.
 
 The worker computes its metrics without scikit-learn (about 100 MiB less resident memory);
 these tests hold every figure to scikit-learn's definition, zero-division cases included.
@@ -15,7 +15,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from arena_core.evaluation import classification_metrics, multilabel_metrics
+from arena_core.training.evaluation import classification_metrics, multilabel_metrics
 
 LABELS = ["a", "b", "c", "d"]
 

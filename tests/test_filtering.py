@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from datasets_factory import make_rows
 
-from arena_core.dataset import normalise
-from arena_core.demo import demo_options, demo_path
+from arena_core.data.dataset import normalise
+from arena_core.data.demo import demo_options, demo_path
+from arena_core.data.filtering import MAX_ROWS_LISTED, apply_min_examples
 from arena_core.errors import DatasetError
-from arena_core.filtering import MAX_ROWS_LISTED, apply_min_examples
-from arena_core.manifest import DatasetOptions, FilterSettings, KeyInfo
+from arena_core.session.manifest import DatasetOptions, FilterSettings, KeyInfo
 
 
 def _dataset(annotations: list[dict], langs: list[str | None] | None = None):

@@ -5,14 +5,14 @@ import sys
 
 import pytest
 
-from arena_core.heap import MARGIN, HeapTrimmer, resident_bytes
+from arena_core.training.heap import MARGIN, HeapTrimmer, resident_bytes
 
 pytestmark = pytest.mark.skipif(not HeapTrimmer().active, reason="needs glibc and /proc")
 
 # Fills the heap with 2 KB blocks, frees most of them (some stay above, so glibc cannot shrink
 # the heap from its top) and prints the resident MiB before and after one trim.
 FRAGMENTED_HEAP = """
-from arena_core.heap import HeapTrimmer, resident_bytes
+from arena_core.training.heap import HeapTrimmer, resident_bytes
 blocks = [bytes(2000) for _ in range(60_000)]
 del blocks[:-1]  # all but the last block: the freed space stays inside the heap
 kept = [bytes(2000) for _ in range(60_000)]

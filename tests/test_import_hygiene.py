@@ -33,9 +33,11 @@ def test_pages_render_without_torch_or_transformers():
 def test_core_modules_used_by_pages_import_no_heavy_library():
     script = (
         "import sys\n"
-        "import arena_core.store, arena_core.sessions, arena_core.jobs, arena_core.dataset\n"
-        "import arena_core.charts, arena_core.compare, arena_core.session_info\n"
-        "import arena_core.legacy, arena_core.repair, arena_core.metrics, arena_core.cli\n"
+        "import arena_core.store.session_store, arena_core.session.create\n"
+        "import arena_core.run.control, arena_core.data.dataset\n"
+        "import arena_core.viz.charts, arena_core.viz.compare, arena_core.session.describe\n"
+        "import arena_core.legacy.importer, arena_core.legacy.repair\n"
+        "import arena_core.store.metrics_log, arena_core.cli.main\n"
         "print(sorted(m for m in ('torch','transformers','streamlit') if m in sys.modules))"
     )
     result = subprocess.run(

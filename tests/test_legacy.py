@@ -19,11 +19,11 @@ from legacy_fixtures import (
     write_all,
 )
 
-from arena_core import layout
+from arena_core.data.splits import read_split
 from arena_core.errors import ArenaError, ManifestError
-from arena_core.legacy import import_legacy, manifest_from_folder
-from arena_core.manifest import SessionStatus, check, file_sha256, read_manifest
-from arena_core.splits import read_split
+from arena_core.legacy.importer import import_legacy, manifest_from_folder
+from arena_core.session.manifest import SessionStatus, check, file_sha256, read_manifest
+from arena_core.store import paths
 
 ROOT = Path(__file__).resolve().parent.parent
 FOUR = {"multiclass_keys", "onevsall_keys", "key_strategies", "files_per_key"}
@@ -73,7 +73,7 @@ def test_parent_import_imports_readable_and_lists_unreadable(store, legacy_root)
 
 def test_originals_copied_byte_identical(store, legacy_root, imported):
     source = legacy_root / sid("hybrid")
-    copy = store.session_dir(sid("hybrid")) / layout.LEGACY_DIR
+    copy = store.session_dir(sid("hybrid")) / paths.LEGACY_DIR
     for rel in (
         "training_session_metadata/training_metadata.json",
         "training_session_metadata/training_metadata_backup.json",
@@ -117,7 +117,7 @@ def test_mapping_of_sections(store, imported):
 def test_snapshot_and_split_are_built_and_deterministic(store, legacy_root, imported):
     folder = store.session_dir(sid("hybrid"))
     manifest = store.load(sid("hybrid"))
-    table = pd.read_parquet(folder / layout.DATASET_SNAPSHOT)
+    table = pd.read_parquet(folder / paths.DATASET_SNAPSHOT)
     assert list(table.columns[:4]) == ["row", "text", "language", "id"]
     assert len(table) == manifest.dataset.n_rows == 80
     assert set(table["language"]) == {"EN", "FR"}
@@ -125,8 +125,8 @@ def test_snapshot_and_split_are_built_and_deterministic(store, legacy_root, impo
     assert sentiments == {"positive", "negative", "neutral"}  # bare values, prefixes gone
     first = table.set_index("id").loc["doc003"]
     assert list(first["labels::themes"]) == ["economy", "health"]
-    assert file_sha256(folder / layout.DATASET_SNAPSHOT) == manifest.dataset.snapshot_sha256
-    _, digest = read_split(folder / layout.SPLIT_FILE)
+    assert file_sha256(folder / paths.DATASET_SNAPSHOT) == manifest.dataset.snapshot_sha256
+    _, digest = read_split(folder / paths.SPLIT_FILE)
     assert digest == manifest.split.sha256
     assert manifest.split.counts["validation"] > 0
 
@@ -154,7 +154,7 @@ def test_corrupt_primary_falls_back_to_backup(store, tmp_path):
     manifest = store.load(sid("corrupt"))
     assert manifest.legacy["read_from_backup"] is True
     assert manifest.legacy["metadata"]["execution_status"]["status"] == "pending"
-    copied = store.session_dir(sid("corrupt")) / layout.LEGACY_DIR / "training_session_metadata"
+    copied = store.session_dir(sid("corrupt")) / paths.LEGACY_DIR / "training_session_metadata"
     primary = folder / "training_session_metadata" / "training_metadata.json"
     assert (copied / "training_metadata.json").read_bytes() == primary.read_bytes()
 
@@ -206,7 +206,7 @@ def test_ambiguous_import_records_why_no_snapshot(store, imported):
     manifest = store.load(sid("ambiguous"))
     notes = " ".join(manifest.notes)
     assert "'economy' could belong to 'themes' or 'topics'" in notes
-    assert not (store.session_dir(sid("ambiguous")) / layout.DATASET_SNAPSHOT).exists()
+    assert not (store.session_dir(sid("ambiguous")) / paths.DATASET_SNAPSHOT).exists()
 
 
 # ---------------------------------------------------------------- check (CLI)

@@ -7,10 +7,10 @@ import json
 import pytest
 from core_builders import annotated_frame, dataset_of, settings
 
-from arena_core import layout
 from arena_core.errors import InvalidSessionId, ManifestError, SessionNotFound
-from arena_core.manifest import SessionStatus, read_manifest, write_manifest
-from arena_core.sessions import create_relaunch, create_session, prepare
+from arena_core.session.create import create_relaunch, create_session, prepare
+from arena_core.session.manifest import SessionStatus, read_manifest, write_manifest
+from arena_core.store import paths
 
 
 @pytest.fixture
@@ -21,8 +21,8 @@ def session(store):
 def test_truncated_manifest_falls_back_to_backup_with_warning(store, session):
     folder = store.session_dir(session.id)
     store.set_status(session.id, SessionStatus.RUNNING)  # second write: a backup now exists
-    data = (folder / layout.MANIFEST).read_bytes()
-    (folder / layout.MANIFEST).write_bytes(data[: len(data) // 2])
+    data = (folder / paths.MANIFEST).read_bytes()
+    (folder / paths.MANIFEST).write_bytes(data[: len(data) // 2])
     manifest, warnings = read_manifest(folder)
     assert manifest.id == session.id
     assert warnings and "backup" in warnings[0]
@@ -30,8 +30,8 @@ def test_truncated_manifest_falls_back_to_backup_with_warning(store, session):
 
 def test_damaged_manifest_and_backup_is_a_clear_error(store, session):
     folder = store.session_dir(session.id)
-    (folder / layout.MANIFEST).write_text("{not json")
-    (folder / layout.MANIFEST_BACKUP).write_text("")
+    (folder / paths.MANIFEST).write_text("{not json")
+    (folder / paths.MANIFEST_BACKUP).write_text("")
     with pytest.raises(ManifestError, match="cannot be read"):
         read_manifest(folder)
 
@@ -39,18 +39,18 @@ def test_damaged_manifest_and_backup_is_a_clear_error(store, session):
 def test_write_never_replaces_a_good_backup_with_a_damaged_primary(store, session):
     folder = store.session_dir(session.id)
     store.set_status(session.id, SessionStatus.QUEUED)
-    good_backup = (folder / layout.MANIFEST_BACKUP).read_bytes()
-    (folder / layout.MANIFEST).write_text("garbage")
+    good_backup = (folder / paths.MANIFEST_BACKUP).read_bytes()
+    (folder / paths.MANIFEST).write_text("garbage")
     manifest, _ = read_manifest(folder)
     write_manifest(folder, manifest)
-    assert (folder / layout.MANIFEST_BACKUP).read_bytes() == good_backup
+    assert (folder / paths.MANIFEST_BACKUP).read_bytes() == good_backup
     assert read_manifest(folder)[1] == []
 
 
 def test_listing_survives_an_unreadable_session(store, session):
     broken = store.sessions_root / "broken_20260101_000000"
     broken.mkdir()
-    (broken / layout.MANIFEST).write_text("{")
+    (broken / paths.MANIFEST).write_text("{")
     listed = {s.id: s for s in store.list()}
     assert listed[session.id].status == "ready" and listed[session.id].complete
     assert listed[broken.name].error and "cannot be read" in listed[broken.name].error
@@ -75,22 +75,22 @@ def test_trash_moves_the_folder(store, session):
 
 def test_relaunch_copies_snapshot_and_split_and_leaves_parent_untouched(store, session):
     parent_dir = store.session_dir(session.id)
-    before = (parent_dir / layout.MANIFEST).read_bytes()
+    before = (parent_dir / paths.MANIFEST).read_bytes()
     child = create_relaunch(store, session.id, {"epochs": 3, "learning_rate": 3e-5})
     assert child.parent == session.id and child.id != session.id
     assert child.split.sha256 == session.split.sha256
     assert child.plan == session.plan and child.training.epochs == 3
-    assert (parent_dir / layout.MANIFEST).read_bytes() == before
+    assert (parent_dir / paths.MANIFEST).read_bytes() == before
     child_dir = store.session_dir(child.id)
-    assert (child_dir / layout.SPLIT_FILE).read_bytes() == (
-        parent_dir / layout.SPLIT_FILE
+    assert (child_dir / paths.SPLIT_FILE).read_bytes() == (
+        parent_dir / paths.SPLIT_FILE
     ).read_bytes()
 
 
 def test_relaunch_refuses_incomplete_parent_and_unknown_override(store, session):
     with pytest.raises(Exception, match="Unknown setting 'epoch'"):
         create_relaunch(store, session.id, {"epoch": 3})
-    path = store.session_dir(session.id) / layout.MANIFEST
+    path = store.session_dir(session.id) / paths.MANIFEST
     raw = json.loads(path.read_text())
     raw["key_strategies"] = None
     path.write_text(json.dumps(raw))
@@ -102,14 +102,14 @@ def test_relaunch_refuses_incomplete_parent_and_unknown_override(store, session)
 def test_unreadable_session_can_be_trashed(store):
     broken = store.sessions_root / "broken_20260101_000000"
     broken.mkdir(parents=True)
-    (broken / layout.MANIFEST).write_text("{")
+    (broken / paths.MANIFEST).write_text("{")
     assert store.trash(broken.name).is_dir()
 
 
 def test_listing_cache_follows_manifest_edits(store, session):
     assert store.list()[0].complete  # builds the cache
-    assert (store.session_dir(session.id) / layout.LISTING_CACHE).exists()
-    path = store.session_dir(session.id) / layout.MANIFEST
+    assert (store.session_dir(session.id) / paths.LISTING_CACHE).exists()
+    path = store.session_dir(session.id) / paths.MANIFEST
     raw = json.loads(path.read_text())
     raw["key_strategies"] = None
     path.write_text(json.dumps(raw))

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 import os
 
-from arena_core.metrics import MetricsTail, MetricsWriter, read_metrics, truncate_job_after
+from arena_core.store.metrics_log import (
+    MetricsTail,
+    MetricsWriter,
+    read_metrics,
+    truncate_job_after,
+)
 
 
 def test_round_trip_and_offsets(tmp_path):

@@ -7,8 +7,13 @@ import time
 import pytest
 
 from arena_core.errors import ModelLoadError
-from arena_core.models import load_classifier, load_tokenizer, packaged_model_path, resolve_model
-from arena_core.strategy import ModelJob, Strategy
+from arena_core.session.strategy import ModelJob, Strategy
+from arena_core.training.models import (
+    load_classifier,
+    load_tokenizer,
+    packaged_model_path,
+    resolve_model,
+)
 
 JOB = ModelJob(id="k", key="k", strategy=Strategy.MULTI_LABEL, labels=["a", "b", "c"])
 

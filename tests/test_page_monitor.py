@@ -7,8 +7,8 @@ import json
 import pytest
 from session_factory import KINDS, append_eval, make_session, nav_app, refresh_heartbeat
 
-from arena_core import layout
-from arena_core.metrics import truncate_job_after
+from arena_core.store import paths
+from arena_core.store.metrics_log import truncate_job_after
 from ui.common import MONITOR_SESSION
 
 PAGE = "monitor"
@@ -78,7 +78,7 @@ def test_running_session_reads_new_metrics_incrementally(store, tmp_path):
     assert again is tail and tail.offset > offset  # same reader, moved on: only new bytes read
 
     # a resume rewrites the log (another file): the reader starts again, no duplicated points
-    truncate_job_after(store.session_dir(session_id) / layout.METRICS, job, -1)
+    truncate_job_after(store.session_dir(session_id) / paths.METRICS, job, -1)
     refresh_heartbeat(store, session_id)
     at.run()
     assert not at.exception

@@ -11,15 +11,17 @@ import pandas as pd
 import pytest
 from pages_fixtures import page_test, populated_store, small_data, texts_of
 
-from arena_core import layout
-from arena_core.dataset import load_dataset
-from arena_core.manifest import SplitSettings, TrainingConfig, file_sha256
-from arena_core.predict import load_count
-from arena_core.sessions import SessionSettings, create_session, prepare
-from arena_core.store import SessionStore
+from arena_core.data.dataset import load_dataset
+from arena_core.session.create import SessionSettings, create_session, prepare
+from arena_core.session.manifest import SplitSettings, TrainingConfig, file_sha256
+from arena_core.store import paths
+from arena_core.store.session_store import SessionStore
+from arena_core.training.predict import load_count
 from ui.common import PREDICT
 
-jobs = pytest.importorskip("arena_core.jobs", reason="arena_core.jobs trains the session")
+jobs = pytest.importorskip(
+    "arena_core.run.control", reason="arena_core.run.control trains the session"
+)
 
 
 def test_predict_on_an_empty_store_points_to_sessions(home):
@@ -101,7 +103,7 @@ def copied(trained, tmp_path, monkeypatch) -> tuple[str, list[Path]]:
     copy = SessionStore(home)
     session_dir = copy.existing_dir(session_id)
     plan = copy.load(session_id).plan
-    return session_id, [layout.job_dir(session_dir, job.id) / layout.JOB_MODEL for job in plan]
+    return session_id, [paths.job_dir(session_dir, job.id) / paths.JOB_MODEL for job in plan]
 
 
 def test_models_load_once_and_reload_when_their_folder_changes(copied):

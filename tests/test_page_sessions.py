@@ -8,7 +8,7 @@ import pytest
 from session_factory import KINDS, make_session, nav_app
 
 from arena_core.errors import ArenaError
-from arena_core.manifest import STRATEGY_FIELDS
+from arena_core.session.manifest import STRATEGY_FIELDS
 
 PAGE = "sessions"
 
@@ -84,7 +84,7 @@ def test_filters_narrow_the_table(mixed, tmp_path):
 
 
 def test_relaunch_creates_a_child_and_opens_the_monitor(store, tmp_path):
-    from arena_core import jobs
+    from arena_core.run import control
 
     parent = make_session(store, "completed")
     at = select(nav_app(tmp_path, PAGE).run(), parent)
@@ -99,11 +99,11 @@ def test_relaunch_creates_a_child_and_opens_the_monitor(store, tmp_path):
     finally:
         for child in children:
             with contextlib.suppress(ArenaError):
-                jobs.cancel(store, child.id, grace=3)
+                control.cancel(store, child.id, grace=3)
 
 
 def test_relaunch_with_another_learning_rate(store, tmp_path):
-    from arena_core import jobs
+    from arena_core.run import control
 
     parent = make_session(store, "completed")
     at = select(nav_app(tmp_path, PAGE).run(), parent)
@@ -120,7 +120,7 @@ def test_relaunch_with_another_learning_rate(store, tmp_path):
     finally:
         for child_id in children:
             with contextlib.suppress(ArenaError):
-                jobs.cancel(store, child_id, grace=3)
+                control.cancel(store, child_id, grace=3)
 
 
 def test_resume_and_cancel_follow_the_status(mixed, tmp_path):
@@ -186,7 +186,7 @@ def test_session_list_rereads_only_changed_folders(store):
     import shutil
     import time
 
-    from arena_core import layout
+    from arena_core.store import paths
     from ui.session_views import list_sessions
 
     def statuses():
@@ -197,8 +197,8 @@ def test_session_list_rereads_only_changed_folders(store):
     old = time.time() - 60
     os.utime(folder, (old, old))
     assert statuses() == {done: "completed", running: "running"}
-    (folder / layout.MANIFEST).write_bytes(b"garbage")  # in place: the folder mtime is kept
-    (folder / layout.MANIFEST_BACKUP).unlink()
+    (folder / paths.MANIFEST).write_bytes(b"garbage")  # in place: the folder mtime is kept
+    (folder / paths.MANIFEST_BACKUP).unlink()
     os.utime(folder, (old, old))
     assert statuses()[done] == "completed"  # cached: not re-read
     os.utime(folder, None)
@@ -206,9 +206,9 @@ def test_session_list_rereads_only_changed_folders(store):
 
     live = store.session_dir(running)
     stamp = live.stat()
-    progress = json.loads((live / layout.PROGRESS).read_text("utf-8"))
+    progress = json.loads((live / paths.PROGRESS).read_text("utf-8"))
     progress["heartbeat"] = time.time() - 3600  # the worker died long ago
-    (live / layout.PROGRESS).write_text(json.dumps(progress), "utf-8")
+    (live / paths.PROGRESS).write_text(json.dumps(progress), "utf-8")
     os.utime(live, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
     assert statuses()[running] == "interrupted"  # live sessions are always re-read
     assert statuses().keys() == {done, running}

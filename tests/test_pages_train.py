@@ -16,10 +16,10 @@ from pages_fixtures import (
     texts_of,
 )
 
-from arena_core import jobs
-from arena_core.demo import demo_path
+from arena_core.data.demo import demo_path
 from arena_core.errors import ArenaError
-from arena_core.store import SessionStore
+from arena_core.run import control
+from arena_core.store.session_store import SessionStore
 from ui.common import DATASET, DATASET_PATH, DATASET_SOURCE, HOME, MONITOR_SESSION, STRATEGY
 from ui.dataset_state import IS_DEMO, safe_upload_name, save_upload
 
@@ -248,4 +248,4 @@ def test_launch_creates_exactly_one_session(home, store: SessionStore):
     finally:
         for summary in store.list():
             with contextlib.suppress(ArenaError):
-                jobs.cancel(store, summary.id, grace=2)
+                control.cancel(store, summary.id, grace=2)

@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from arena_core import layout
 from arena_core.errors import EmptyPlanError, StrategyError
-from arena_core.manifest import check, is_complete
-from arena_core.sessions import create_session, prepare
-from arena_core.store import SessionStore
-from arena_core.strategy import Strategy, auto_strategy, plan
+from arena_core.session.create import create_session, prepare
+from arena_core.session.manifest import check, is_complete
+from arena_core.session.strategy import Strategy, auto_strategy, plan
+from arena_core.store import paths
+from arena_core.store.session_store import SessionStore
 
 
 def _jobs(jobs):
@@ -130,7 +130,7 @@ def test_unknown_strategy_and_unknown_key_are_clear_errors():
 def test_manifest_without_the_four_strategy_fields_is_flagged_by_name(store):
     prepared = prepare(dataset_of(annotated_frame()), settings(), "sha")
     saved = create_session(store, prepared)
-    path = store.session_dir(saved.id) / layout.MANIFEST
+    path = store.session_dir(saved.id) / paths.MANIFEST
     raw = json.loads(path.read_text())
     for name in ("multiclass_keys", "onevsall_keys", "key_strategies", "files_per_key"):
         raw.pop(name)
@@ -156,9 +156,9 @@ def test_inconsistent_fields_are_flagged(store):
 def test_split_hash_mismatch_is_flagged(store):
     saved = create_session(store, prepare(dataset_of(annotated_frame()), settings(), "sha"))
     folder = store.session_dir(saved.id)
-    frame = pd.read_parquet(folder / layout.SPLIT_FILE)
+    frame = pd.read_parquet(folder / paths.SPLIT_FILE)
     frame.loc[0, "split"] = "test" if frame.loc[0, "split"] != "test" else "train"
-    frame.to_parquet(folder / layout.SPLIT_FILE, index=False)
+    frame.to_parquet(folder / paths.SPLIT_FILE, index=False)
     assert any(p.field == "split" for p in check(store.load(saved.id), folder))
 
 

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from arena_core.errors import ModelLoadError
-from arena_core.models import load_classifier, load_tokenizer, resolve_model
-from arena_core.predict import (
+from arena_core.session.strategy import ModelJob, Strategy
+from arena_core.training.models import load_classifier, load_tokenizer, resolve_model
+from arena_core.training.predict import (
     Predictor,
     PredictorCache,
     load_count,
     model_fingerprint,
     predict_texts,
 )
-from arena_core.strategy import ModelJob, Strategy
 
 TEXTS = ["great wonderful shop", "", "awful " * 300, "price staff", "ok", "x y z", None]
 MULTI_CLASS = ModelJob(

@@ -18,13 +18,14 @@ import pytest
 from pages_fixtures import demo_state, page_test, texts_of
 from session_factory import make_session, nav_app
 
-from arena_core import jobs, layout
-from arena_core.cli import main
+from arena_core.cli.main import main
 from arena_core.errors import StorageError
-from arena_core.manifest import SessionStatus, check, is_complete, read_manifest
-from arena_core.metrics import read_metrics
-from arena_core.sessions import create_relaunch, create_session, prepare
-from arena_core.store import SessionStore
+from arena_core.run import control
+from arena_core.session.create import create_relaunch, create_session, prepare
+from arena_core.session.manifest import SessionStatus, check, is_complete, read_manifest
+from arena_core.store import paths
+from arena_core.store.metrics_log import read_metrics
+from arena_core.store.session_store import SessionStore
 from ui.common import DATASET, DATASET_PATH, MONITOR_SESSION, STRATEGY
 
 # ---------------------------------------------------------------- the fault
@@ -95,7 +96,7 @@ class DiskFault:
         return any(text == root or text.startswith(root + os.sep) for root in self.roots)
 
     def _write(self, kind: str, path) -> None:
-        if not self._under(path) or layout.LISTING_CACHE in os.fspath(path):
+        if not self._under(path) or paths.LISTING_CACHE in os.fspath(path):
             # The session browser's cache is optional by design: failing to write it is
             # ignored (the row is computed from the manifest instead), so it is not a fault.
             return
@@ -122,8 +123,8 @@ def assert_nothing_half_created(
 def demo_prepared():
     from pages_fixtures import demo_dataset
 
-    from arena_core.manifest import TrainingConfig
-    from arena_core.sessions import SessionSettings
+    from arena_core.session.create import SessionSettings
+    from arena_core.session.manifest import TrainingConfig
 
     settings = SessionSettings(name="faults", training=TrainingConfig(model="tiny", epochs=1))
     return prepare(demo_dataset(), settings, "0" * 64)
@@ -166,7 +167,7 @@ def test_disk_full_at_every_write_of_a_create_leaves_no_session(monkeypatch, tmp
 def test_disk_full_during_a_relaunch_leaves_the_parent_alone(monkeypatch, store):
     parent = create_session(store, demo_prepared())
     before = set(os.listdir(store.sessions_root))
-    parent_bytes = (store.session_dir(parent.id) / layout.MANIFEST).read_bytes()
+    parent_bytes = (store.session_dir(parent.id) / paths.MANIFEST).read_bytes()
     with monkeypatch.context() as patch:
         counter = DiskFault(patch, store.home, errno.ENOSPC, allowed=None)
         child = create_relaunch(store, parent.id)
@@ -181,7 +182,7 @@ def test_disk_full_during_a_relaunch_leaves_the_parent_alone(monkeypatch, store)
             with pytest.raises(StorageError, match="disk is full"):
                 create_relaunch(store, parent.id)
         assert_nothing_half_created(store, before)
-    assert (store.session_dir(parent.id) / layout.MANIFEST).read_bytes() == parent_bytes
+    assert (store.session_dir(parent.id) / paths.MANIFEST).read_bytes() == parent_bytes
     assert child.parent == parent.id
 
 
@@ -263,8 +264,8 @@ def assert_session_sound(store: SessionStore, session_id: str) -> None:
     folder = store.session_dir(session_id)
     manifest, _ = read_manifest(folder)
     assert is_complete(check(manifest, folder)), check(manifest, folder)
-    jobs.session_status(store, session_id)
-    for raw in (folder / layout.METRICS).read_bytes().splitlines(keepends=True)[:-1]:
+    control.session_status(store, session_id)
+    for raw in (folder / paths.METRICS).read_bytes().splitlines(keepends=True)[:-1]:
         json.loads(raw)  # every complete line is a record
 
 
@@ -273,15 +274,15 @@ def test_disk_full_on_the_second_checkpoint_fails_the_session_and_resume_finishe
 ):
     from transformers import Trainer
 
-    from arena_core.trainer import latest_checkpoint
-    from arena_core.worker import run_session
+    from arena_core.run.worker import run_session
+    from arena_core.training.trainer import latest_checkpoint
 
     # 3 epochs: the last epoch writes no checkpoint (it would be deleted at once), so the
     # second checkpoint is the one at the end of epoch 2.
     session_id = one_job_session(store, tmp_path, epochs=3)
     folder = store.session_dir(session_id)
     job_id = store.load(session_id).plan[0].id
-    checkpoints = layout.job_dir(folder, job_id) / layout.JOB_CHECKPOINT
+    checkpoints = paths.job_dir(folder, job_id) / paths.JOB_CHECKPOINT
     real_save = Trainer._save_checkpoint
     calls = []
 
@@ -307,12 +308,12 @@ def test_disk_full_on_the_second_checkpoint_fails_the_session_and_resume_finishe
     assert kept is not None and kept.name == f"checkpoint-{calls[0]}", "the good one is kept"
     assert sorted(p.name for p in checkpoints.iterdir()) == [kept.name], "half-written removed"
     assert_session_sound(store, session_id)
-    info = jobs.session_status(store, session_id)
+    info = control.session_status(store, session_id)
     assert info["status"] == "failed" and "disk is full" in info["jobs"][0]["error"]
 
     # Space freed: resume continues from the kept checkpoint and finishes.
     assert run_session(store, session_id) is SessionStatus.COMPLETED
-    report = json.loads((layout.job_dir(folder, job_id) / layout.JOB_REPORT).read_text("utf-8"))
+    report = json.loads((paths.job_dir(folder, job_id) / paths.JOB_REPORT).read_text("utf-8"))
     assert report["resumed_from_step"] == calls[0]
     assert_session_sound(store, session_id)
 
@@ -339,12 +340,12 @@ class _HalfWrite:
 
 
 def test_disk_full_on_a_metrics_write_fails_the_session_cleanly(monkeypatch, store, tmp_path):
-    from arena_core import metrics as metrics_module
-    from arena_core.worker import run_session
+    from arena_core.run.worker import run_session
+    from arena_core.store import metrics_log as metrics_module
 
     session_id = one_job_session(store, tmp_path, epochs=1)
     folder = store.session_dir(session_id)
-    metrics_path = folder / layout.METRICS
+    metrics_path = folder / paths.METRICS
     appends = []
 
     def failing_open(file, mode="r", *args, **kwargs):
@@ -433,8 +434,8 @@ BAD_METRICS_LINES = [
 
 def _damage(store: SessionStore, session_id: str, progress: bytes) -> None:
     folder = store.session_dir(session_id)
-    (folder / layout.PROGRESS).write_bytes(progress)
-    with open(folder / layout.METRICS, "ab") as handle:
+    (folder / paths.PROGRESS).write_bytes(progress)
+    with open(folder / paths.METRICS, "ab") as handle:
         handle.write(b"\n".join(BAD_METRICS_LINES) + b"\n" + BAD_METRICS_LINES[-1])
 
 
@@ -455,7 +456,7 @@ def test_damaged_progress_and_metrics_break_nothing(store, tmp_path, capsys, kin
     _damage(store, session_id, BAD_PROGRESS[damage])
     expected = {"running": {"interrupted", "running"}, "completed": {"completed"}}[kind]
 
-    info = jobs.session_status(store, session_id)
+    info = control.session_status(store, session_id)
     assert info["status"] in expected
     assert [s.status for s in store.list()][0] in expected
     code = main(["--home", str(store.home), "status", session_id])

@@ -17,11 +17,12 @@ from legacy_fixtures import (
     write_legacy_session,
 )
 
-from arena_core import layout, repair
 from arena_core.errors import RepairRefused
-from arena_core.legacy import import_legacy
-from arena_core.manifest import SessionStatus, check, is_complete
-from arena_core.strategy import Strategy, plan
+from arena_core.legacy import repair
+from arena_core.legacy.importer import import_legacy
+from arena_core.session.manifest import SessionStatus, check, is_complete
+from arena_core.session.strategy import Strategy, plan
+from arena_core.store import paths
 
 ROOT = Path(__file__).resolve().parent.parent
 FOUR = {"multiclass_keys", "onevsall_keys", "key_strategies", "files_per_key"}
@@ -53,7 +54,7 @@ def edit_metadata(folder: Path, change) -> Path:
 
 
 def manifest_bytes(store, session_id: str) -> bytes:
-    return (store.session_dir(session_id) / layout.MANIFEST).read_bytes()
+    return (store.session_dir(session_id) / paths.MANIFEST).read_bytes()
 
 
 # ---------------------------------------------------------------- legacy
@@ -92,7 +93,7 @@ def test_repair_hybrid_then_plan_gives_the_original_models(store, home, tmp_path
     ]
     assert cli("check", session, home=home).returncode == 0
     folder = store.session_dir(session)
-    assert (folder / layout.MANIFEST_BACKUP).is_file()  # the previous manifest is kept
+    assert (folder / paths.MANIFEST_BACKUP).is_file()  # the previous manifest is kept
     manifest = store.load(session)
     assert manifest.status is SessionStatus.IMPORTED
     assert manifest.legacy["repairs"][0]["inferred"]["onevsall_keys"] == ["themes"]
@@ -200,7 +201,7 @@ def test_complete_session_needs_no_repair(store, tmp_path):
 def native(store):
     from core_builders import annotated_frame, dataset_of, settings
 
-    from arena_core.sessions import create_session, prepare
+    from arena_core.session.create import create_session, prepare
 
     prepared = prepare(
         dataset_of(annotated_frame(60)),
@@ -226,7 +227,7 @@ def test_native_fields_rebuilt_from_those_remaining(store, native):
     assert set(proposal.inferred) == {"key_strategies", "files_per_key"}
     repaired = store.load(native)
     assert repaired.key_strategies == original.key_strategies
-    assert repaired.files_per_key == {k: layout.DATASET_SNAPSHOT for k in repaired.keys}
+    assert repaired.files_per_key == {k: paths.DATASET_SNAPSHOT for k in repaired.keys}
     assert plan(repaired) == plan(original)
     assert is_complete(check(repaired, store.session_dir(native)))
 
@@ -262,13 +263,13 @@ def test_native_inconsistent_lists_rewritten_from_key_strategies(store, native):
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("arena_core.worker") is None,
-    reason="arena_core.worker is missing: the repaired session cannot be trained yet",
+    importlib.util.find_spec("arena_core.run.worker") is None,
+    reason="arena_core.run.worker is missing: the repaired session cannot be trained yet",
 )
 def test_relaunch_of_repaired_hybrid_trains_every_job(store, tmp_path):
-    from arena_core.progress import read_progress
-    from arena_core.sessions import create_relaunch
-    from arena_core.worker import run_session
+    from arena_core.run.worker import run_session
+    from arena_core.session.create import create_relaunch
+    from arena_core.store.progress import read_progress
 
     session = imported(store, tmp_path, incomplete_hybrid)
     with pytest.raises(Exception, match="repair"):

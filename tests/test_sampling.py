@@ -2,7 +2,7 @@
 
 import random
 
-from arena_core.sampling import LengthBucketSampler, LengthSortedSampler
+from arena_core.training.sampling import LengthBucketSampler, LengthSortedSampler
 
 
 def _padded_tokens(order, lengths, batch):

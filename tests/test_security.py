@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pages_fixtures import page_test
 
-from arena_core import layout
-from arena_core.cli import main
+from arena_core.cli.main import main
 from arena_core.errors import InvalidSessionId, ModelLoadError
-from arena_core.models import ENV_MODEL_ROOTS, resolve_model
+from arena_core.store import paths
+from arena_core.training.models import ENV_MODEL_ROOTS, resolve_model
 from ui.common import DATASET, DATASET_PATH
 from ui.dataset_state import safe_upload_name, save_upload
 
@@ -66,13 +66,13 @@ def test_hostile_session_ids_are_refused(store, session_id):
     with pytest.raises(InvalidSessionId, match="not a valid session id"):
         store.session_dir(session_id)
     with pytest.raises(InvalidSessionId):
-        layout.job_dir(store.sessions_root / "s", session_id)
+        paths.job_dir(store.sessions_root / "s", session_id)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300))
 def test_any_accepted_id_is_one_folder_inside_the_sessions_folder(tmp_path_factory, text):
-    from arena_core.store import SessionStore
+    from arena_core.store.session_store import SessionStore
 
     store = SessionStore(tmp_path_factory.getbasetemp() / "ids")
     try:
@@ -99,9 +99,9 @@ def test_any_accepted_id_is_one_folder_inside_the_sessions_folder(tmp_path_facto
     ],
 )
 def test_imported_legacy_folder_names_become_valid_ids(folder_name):
-    from arena_core.legacy import _session_id
+    from arena_core.legacy.importer import _session_id
 
-    assert layout.validate_session_id(_session_id(folder_name))
+    assert paths.validate_session_id(_session_id(folder_name))
 
 
 COMMANDS_WITH_AN_ID = ["show", "plan", "status", "resume", "cancel", "relaunch", "repair", "run"]
@@ -113,7 +113,7 @@ def test_cli_refuses_ids_that_leave_the_store(home, capsys, command, session_id)
     # A decoy where '../x' would land if the id were joined unchecked.
     decoy = home / "x"
     decoy.mkdir(parents=True)
-    (decoy / layout.MANIFEST).write_text('{"id": "SECRET"}', "utf-8")
+    (decoy / paths.MANIFEST).write_text('{"id": "SECRET"}', "utf-8")
     code = main(["--home", str(home), command, session_id])
     out, err = capsys.readouterr()
     assert code == 2
@@ -151,7 +151,7 @@ def test_upload_names_are_made_safe(tmp_path, name, safe):
     assert safe_upload_name(name) == safe
     target, shown = save_upload(tmp_path, name, b"data")
     assert shown == safe
-    assert target.parent == (tmp_path / layout.UPLOADS_DIR).resolve()
+    assert target.parent == (tmp_path / paths.UPLOADS_DIR).resolve()
     assert target.read_bytes() == b"data"
 
 
@@ -162,7 +162,7 @@ def test_any_upload_name_stays_in_the_uploads_folder(tmp_path_factory, name):
     assert SAFE_NAME.match(safe) and len(safe) <= 111, safe
     home = tmp_path_factory.getbasetemp() / "uploads-home"
     target, _ = save_upload(home, name, b"x")
-    assert target.parent == (home / layout.UPLOADS_DIR).resolve()
+    assert target.parent == (home / paths.UPLOADS_DIR).resolve()
     assert len(target.name.encode()) < 255
 
 
@@ -172,7 +172,7 @@ def test_hostile_upload_name_through_the_page_lands_in_uploads(tmp_path, home, n
     at.file_uploader(key="ds_upload").upload(name, b"text,annotation\n", "text/csv").run()
     assert not at.exception
     saved = Path(at.session_state[DATASET_PATH])
-    assert saved.parent == (home / layout.UPLOADS_DIR).resolve()
+    assert saved.parent == (home / paths.UPLOADS_DIR).resolve()
     assert [p for p in home.rglob("*") if p.is_file()] == [saved]
 
 
@@ -365,8 +365,8 @@ def test_strategy_page_refuses_a_model_outside_the_roots(monkeypatch, home, mode
 def test_worker_refuses_a_model_outside_the_roots(monkeypatch, store, tmp_path, model_folders):
     from session_factory import new_session
 
-    from arena_core.manifest import SessionStatus
-    from arena_core.worker import run_session
+    from arena_core.run.worker import run_session
+    from arena_core.session.manifest import SessionStatus
 
     allowed, _, outside = model_folders
     session_id = new_session(store, "roots", rows=24, model=str(outside))
@@ -375,7 +375,7 @@ def test_worker_refuses_a_model_outside_the_roots(monkeypatch, store, tmp_path, 
     manifest = store.load(session_id)
     assert manifest.status is SessionStatus.FAILED
     assert "outside the allowed model folders" in manifest.status_reason
-    assert not (store.session_dir(session_id) / layout.JOBS_DIR).exists(), "nothing trained"
+    assert not (store.session_dir(session_id) / paths.JOBS_DIR).exists(), "nothing trained"
 
 
 # ---------------------------------------------------------------- server settings

@@ -10,15 +10,20 @@ import pandas as pd
 import pytest
 from trainer_fixtures import SENTIMENTS, THEMES, make_split, make_table, tiny_config
 
-from arena_core import layout
-from arena_core.encodings import Encoded, encode_texts_cached
 from arena_core.errors import StrategyError, TrainingError
-from arena_core.evaluation import tune_thresholds
-from arena_core.jobdata import job_examples
-from arena_core.metrics import MetricsWriter, read_metrics
-from arena_core.predict import predict_texts
-from arena_core.strategy import ModelJob, Strategy, negative_label
-from arena_core.trainer import JobCancelled, latest_checkpoint, prepare_encodings, train_job
+from arena_core.session.strategy import ModelJob, Strategy, negative_label
+from arena_core.store import paths
+from arena_core.store.metrics_log import MetricsWriter, read_metrics
+from arena_core.training.evaluation import tune_thresholds
+from arena_core.training.examples import job_examples
+from arena_core.training.predict import predict_texts
+from arena_core.training.tokens import Encoded, encode_texts_cached
+from arena_core.training.trainer import (
+    JobCancelled,
+    latest_checkpoint,
+    prepare_encodings,
+    train_job,
+)
 
 MULTI_CLASS = ModelJob(
     id="sentiment__multi-class", key="sentiment", strategy=Strategy.MULTI_CLASS, labels=SENTIMENTS
@@ -121,7 +126,7 @@ def test_tune_thresholds_finds_the_separating_cut():
 
 def test_multi_class_trains_reports_and_loads_in_a_pipeline(data, tmp_path):
     table, split = data
-    metrics = MetricsWriter(tmp_path / layout.METRICS)
+    metrics = MetricsWriter(tmp_path / paths.METRICS)
     progress = []
     out = tmp_path / "job"
     report = train_job(
@@ -139,8 +144,8 @@ def test_multi_class_trains_reports_and_loads_in_a_pipeline(data, tmp_path):
     assert np.array(report["metrics"]["confusion_matrix"]).sum() == 24
     assert 0 <= report["metrics"]["macro_f1"] <= 1 and report["test_metrics"]["n"] == 24
     assert report["timings"]["samples_per_second"] > 0
-    assert json.loads((out / layout.JOB_REPORT).read_text())["best_step"] == report["best_step"]
-    assert not (out / layout.JOB_CHECKPOINT).exists()  # removed once the job completed
+    assert json.loads((out / paths.JOB_REPORT).read_text())["best_step"] == report["best_step"]
+    assert not (out / paths.JOB_CHECKPOINT).exists()  # removed once the job completed
     assert progress[-1] == (report["global_step"], report["global_step"]) == (10, 10)
 
     records = job_records(metrics.path, MULTI_CLASS.id)
@@ -152,9 +157,9 @@ def test_multi_class_trains_reports_and_loads_in_a_pipeline(data, tmp_path):
 
     from transformers import pipeline
 
-    classify = pipeline("text-classification", model=str(out / layout.JOB_MODEL))
+    classify = pipeline("text-classification", model=str(out / paths.JOB_MODEL))
     assert classify("great wonderful shop")[0]["label"] in SENTIMENTS
-    predicted = predict_texts(out / layout.JOB_MODEL, ["bad awful", "okay", ""])
+    predicted = predict_texts(out / paths.JOB_MODEL, ["bad awful", "okay", ""])
     assert all(p["label"] in SENTIMENTS and 0 <= p["score"] <= 1 for p in predicted)
 
 
@@ -190,7 +195,7 @@ def test_one_vs_all_job_reuses_session_encodings(data, tmp_path):
     )
     assert report["metrics"]["labels"] == ["not_service", "service"]
     assert sum(report["train_class_counts"].values()) == report["n_train"]
-    assert predict_texts(tmp_path / layout.JOB_MODEL, ["staff"])[0]["label"] in job.labels
+    assert predict_texts(tmp_path / paths.JOB_MODEL, ["staff"])[0]["label"] in job.labels
 
 
 def test_multi_label_thresholds_are_saved_and_used(data, tmp_path):
@@ -201,7 +206,7 @@ def test_multi_label_thresholds_are_saved_and_used(data, tmp_path):
     thresholds = report["thresholds"]
     assert set(thresholds) == set(THEMES)
     assert all(0.05 <= t <= 0.95 for t in thresholds.values())
-    config_path = tmp_path / layout.JOB_MODEL / "config.json"
+    config_path = tmp_path / paths.JOB_MODEL / "config.json"
     config = json.loads(config_path.read_text())
     assert config["thresholds"] == thresholds
     assert config["problem_type"] == "multi_label_classification"
@@ -212,7 +217,7 @@ def test_multi_label_thresholds_are_saved_and_used(data, tmp_path):
     for forced, expected in ((0.0, THEMES), (1.01, [])):
         config["thresholds"] = dict.fromkeys(THEMES, forced)
         config_path.write_text(json.dumps(config))
-        assert [p["labels"] for p in predict_texts(tmp_path / layout.JOB_MODEL, texts)] == [
+        assert [p["labels"] for p in predict_texts(tmp_path / paths.JOB_MODEL, texts)] == [
             expected,
             expected,
         ]
@@ -237,7 +242,7 @@ def test_resume_continues_without_duplicated_steps(data, tmp_path):
         train_job(
             MULTI_CLASS, config, table, split, tmp_path / "b", metrics, on_progress=killed_at_8
         )
-    checkpoint = latest_checkpoint(tmp_path / "b" / layout.JOB_CHECKPOINT)
+    checkpoint = latest_checkpoint(tmp_path / "b" / paths.JOB_CHECKPOINT)
     assert checkpoint is not None and checkpoint.name == "checkpoint-6"
     assert max(r["step"] for r in job_records(metrics.path, MULTI_CLASS.id)) == 7
 
@@ -270,8 +275,8 @@ def test_should_stop_cancels_and_keeps_a_checkpoint(data, tmp_path):
             should_stop=stop_after_3,
         )
     assert steps[-1] == 3
-    assert latest_checkpoint(tmp_path / layout.JOB_CHECKPOINT).name == "checkpoint-3"
-    assert not (tmp_path / layout.JOB_REPORT).exists()
+    assert latest_checkpoint(tmp_path / paths.JOB_CHECKPOINT).name == "checkpoint-3"
+    assert not (tmp_path / paths.JOB_REPORT).exists()
     assert not job_records(tmp_path / "m.jsonl", MULTI_CLASS.id, "eval")  # no partial-epoch eval
 
     report = train_job(
@@ -307,7 +312,7 @@ def test_early_stopping_and_no_validation_split(data, tmp_path):
     assert report["n_validation"] == 0 and report["metrics"] is None
     assert report["thresholds"] == dict.fromkeys(THEMES, 0.5)
     assert report["test_metrics"]["n"] == 24
-    assert len(predict_texts(tmp_path / "b" / layout.JOB_MODEL, ["price"])) == 1
+    assert len(predict_texts(tmp_path / "b" / paths.JOB_MODEL, ["price"])) == 1
 
 
 @pytest.mark.slow

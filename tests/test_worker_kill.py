@@ -13,16 +13,17 @@ from jobs_fixtures import (
     wait_for,
 )
 
-from arena_core import jobs, layout
-from arena_core.manifest import SessionStatus
-from arena_core.progress import STALE_AFTER_SECONDS, read_progress
-from arena_core.strategy import plan
+from arena_core.run import control
+from arena_core.session.manifest import SessionStatus
+from arena_core.session.strategy import plan
+from arena_core.store import paths
+from arena_core.store.progress import STALE_AFTER_SECONDS, read_progress
 
 
 def _checkpoint_of(job_dir):
     """A complete checkpoint of the job (the trainer writes trainer_state.json last)."""
     return next(
-        iter((job_dir / layout.JOB_CHECKPOINT).glob("checkpoint-*/trainer_state.json")), None
+        iter((job_dir / paths.JOB_CHECKPOINT).glob("checkpoint-*/trainer_state.json")), None
     )
 
 
@@ -39,20 +40,20 @@ def test_kill_9_during_job_2_then_resume(home, store, tmp_path):
     )
     folder = store.session_dir(session)
     first, second, third = plan(store.load(session))
-    jobs.launch(store, session)
+    control.launch(store, session)
 
     wait_for(
         lambda: (
             read_progress(folder).get("current_job") == second.id
-            and _checkpoint_of(layout.job_dir(folder, second.id))
+            and _checkpoint_of(paths.job_dir(folder, second.id))
         ),
         timeout=180,
         what="a checkpoint of job 2",
         poll=0.02,
     )
     pid = kill_worker(folder)
-    assert not (layout.job_dir(folder, second.id) / layout.JOB_REPORT).exists(), "job 2 finished"
-    first_report = layout.job_dir(folder, first.id) / layout.JOB_REPORT
+    assert not (paths.job_dir(folder, second.id) / paths.JOB_REPORT).exists(), "job 2 finished"
+    first_report = paths.job_dir(folder, first.id) / paths.JOB_REPORT
     first_mtime = first_report.stat().st_mtime_ns
 
     wait_for(
@@ -61,7 +62,7 @@ def test_kill_9_during_job_2_then_resume(home, store, tmp_path):
         what="the session to read as interrupted",
     )
     assert store.load(session).status is SessionStatus.RUNNING  # as the dead worker left it
-    info = jobs.session_status(store, session)
+    info = control.session_status(store, session)
     assert info["status"] == "interrupted"
     assert [j["status"] for j in info["jobs"]] == ["completed", "interrupted", "queued"]
 
@@ -70,7 +71,7 @@ def test_kill_9_during_job_2_then_resume(home, store, tmp_path):
 
     assert store.status(session) is SessionStatus.COMPLETED
     assert first_report.stat().st_mtime_ns == first_mtime  # job 1 was not trained again
-    resumed = json.loads((layout.job_dir(folder, second.id) / layout.JOB_REPORT).read_text())
+    resumed = json.loads((paths.job_dir(folder, second.id) / paths.JOB_REPORT).read_text())
     assert resumed["resumed_from_step"] and resumed["resumed_from_step"] > 0
     progress = read_progress(folder)
     assert progress["pid"] != pid
@@ -81,9 +82,9 @@ def test_kill_9_during_job_2_then_resume(home, store, tmp_path):
         )
     assert {job_id for job_id, _ in steps_per_job(folder)} == {first.id, second.id, third.id}
     for job in (first, second, third):
-        out = layout.job_dir(folder, job.id)
-        assert not (out / layout.JOB_CHECKPOINT).exists()
-        assert_model_predicts(out / layout.JOB_MODEL, job.labels)
-    log = (folder / layout.WORKER_LOG).read_text()
+        out = paths.job_dir(folder, job.id)
+        assert not (out / paths.JOB_CHECKPOINT).exists()
+        assert_model_predicts(out / paths.JOB_MODEL, job.labels)
+    log = (folder / paths.WORKER_LOG).read_text()
     assert f"job {first.id} already completed: skipped" in log
     assert f"job {second.id}: resuming from its checkpoint" in log

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from arena_core.manifest import TrainingConfig
+from arena_core.session.manifest import TrainingConfig
 
 SENTIMENTS = ["positive", "negative", "neutral"]
 THEMES = ["price", "service", "quality"]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
+from arena_core import settings
 from arena_core.errors import ArenaError
-from arena_core.store import SessionStore
+from arena_core.store.session_store import SessionStore
 
 # Page files, named once so links and switch_page agree with app.py.
 HOME = "app_pages/home.py"
@@ -33,7 +32,7 @@ def _store_for(home: str) -> SessionStore:
 
 def get_store() -> SessionStore:
     """One store per ARENA_HOME (read from the environment each run, so tests can switch it)."""
-    return _store_for(os.environ.get("ARENA_HOME", ""))
+    return _store_for(str(settings.home()))
 
 
 def show_error(exc: ArenaError) -> None:

@@ -15,12 +15,12 @@ from typing import Any
 
 import streamlit as st
 
-from arena_core import layout
-from arena_core.dataset import NormalisedDataset, guess_columns, load_dataset
+from arena_core.data.dataset import NormalisedDataset, guess_columns, load_dataset
+from arena_core.data.readers import ReadResult, read_table
 from arena_core.errors import StorageError
-from arena_core.fsutil import atomic_write_bytes
-from arena_core.manifest import DatasetOptions, file_sha256
-from arena_core.readers import ReadResult, read_table
+from arena_core.session.manifest import DatasetOptions, file_sha256
+from arena_core.store import paths
+from arena_core.store.atomic import atomic_write_bytes
 from ui.common import DATASET_OPTIONS, DATASET_PATH, DATASET_SOURCE
 
 MIN_EXAMPLES = "dataset_min_examples"  # int: chosen on the Dataset page, used by Strategy
@@ -70,7 +70,7 @@ def save_upload(home: Path, name: str, data: bytes) -> tuple[Path, str]:
     Raises StorageError when the uploads folder cannot be written (read-only, disk full).
     """
     safe = safe_upload_name(name)
-    folder = (Path(home) / layout.UPLOADS_DIR).resolve()
+    folder = (Path(home) / paths.UPLOADS_DIR).resolve()
     target = (folder / f"{hashlib.sha256(data).hexdigest()[:16]}_{safe}").resolve()
     if target.parent != folder:  # cannot happen with a sanitised name; refuse rather than write
         raise StorageError(f"Refusing to write {target}: it is outside {folder}.")
@@ -94,7 +94,7 @@ def choose_dataset(path: Path | str, source_name: str, options: dict | None = No
 
 def use_demo() -> None:
     """Load the bundled demo dataset (EN/FR texts, sentiment + themes) into the session."""
-    from arena_core.demo import demo_options, demo_path
+    from arena_core.data.demo import demo_options, demo_path
 
     path = demo_path()
     choose_dataset(path, path.name, demo_options().model_dump())

@@ -13,12 +13,12 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from arena_core import layout
 from arena_core.errors import ArenaError
-from arena_core.manifest import SessionStatus
-from arena_core.metrics import MetricsTail, read_metrics
-from arena_core.progress import ACTIVE, RESUMABLE
-from arena_core.store import SessionStore, SessionSummary
+from arena_core.session.manifest import SessionStatus
+from arena_core.store import paths
+from arena_core.store.metrics_log import MetricsTail, read_metrics
+from arena_core.store.progress import ACTIVE, RESUMABLE
+from arena_core.store.session_store import SessionStore, SessionSummary
 from ui.common import show_error
 
 STATUS_ICONS = {
@@ -104,7 +104,7 @@ def selected_session_id(rows: list[int], ids_now: list[str], key: str) -> str | 
 
 def control_buttons(store: SessionStore, session_id: str, status: str, prefix: str) -> None:
     """Resume (interrupted/failed/cancelled) and Cancel (queued/running) for one session."""
-    from arena_core import jobs  # light: no torch; kept local so pages import fast
+    from arena_core.run import control  # light: no torch; kept local so pages import fast
 
     left, right = st.columns(2)
     resume = left.button(
@@ -123,7 +123,7 @@ def control_buttons(store: SessionStore, session_id: str, status: str, prefix: s
         help="Stop the worker; finished models are kept and the session can be resumed.",
         width="stretch",
     )
-    action, done = (jobs.resume, "Resumed") if resume else (jobs.cancel, "Cancelled")
+    action, done = (control.resume, "Resumed") if resume else (control.cancel, "Cancelled")
     if resume or cancel:
         with st.spinner(f"{'Resuming' if resume else 'Cancelling'} {session_id}…"):
             ok = run_action(lambda: action(store, session_id) or True, f"{done} {session_id}")
@@ -169,7 +169,7 @@ def render_sections(sections: dict[str, Any], key: str) -> None:
 def metrics_tail(store: SessionStore, session_id: str) -> MetricsTail:
     """This session's incremental metrics reader, kept across reruns (reads only new bytes)."""
     tails: dict[str, MetricsTail] = st.session_state.setdefault(TAILS, {})
-    path = store.session_dir(session_id) / layout.METRICS
+    path = store.session_dir(session_id) / paths.METRICS
     tail = tails.get(session_id)
     if tail is None or Path(tail.path) != path:
         tail = tails[session_id] = MetricsTail(path)
@@ -184,7 +184,7 @@ def _records(path: str, size: int, mtime_ns: int) -> list[dict[str, Any]]:
 
 def all_records(store: SessionStore, session_id: str) -> list[dict[str, Any]]:
     """Every metrics record of a session, cached until the file changes."""
-    path = store.session_dir(session_id) / layout.METRICS
+    path = store.session_dir(session_id) / paths.METRICS
     try:
         stat = os.stat(path)
     except OSError:
@@ -229,7 +229,7 @@ def list_sessions(store: SessionStore) -> list[SessionSummary]:
                 if entry.name.startswith(".") or not entry.is_dir():
                     continue
                 try:
-                    layout.validate_session_id(entry.name)
+                    paths.validate_session_id(entry.name)
                     mtime = entry.stat().st_mtime_ns
                 except (ArenaError, OSError):
                     continue
@@ -300,7 +300,7 @@ PROPOSAL, IMPORTED = "ses_proposal", "ses_import_report"
 
 def repair_panel(store: SessionStore, session_id: str) -> None:
     """Preview what repair would infer (with its evidence), then write it on confirmation."""
-    from arena_core import repair
+    from arena_core.legacy import repair
 
     with st.container(border=True):
         st.markdown("**Repair** infers the missing fields from the session's own files.")
@@ -337,7 +337,7 @@ def import_panel(store: SessionStore, expanded: bool = False) -> None:
         )
         again = st.checkbox("Import again sessions imported before", key="ses_import_again")
         if st.button("Import", key="ses_import", disabled=not path.strip()):
-            from arena_core import legacy
+            from arena_core.legacy import importer as legacy
 
             folder = Path(path.strip()).expanduser()
             report = run_action(lambda: legacy.import_legacy(store, folder, again=again))
@@ -354,7 +354,7 @@ def import_panel(store: SessionStore, expanded: bool = False) -> None:
 
 def relaunch_form(store: SessionStore, session_id: str, disabled: bool) -> str | None:
     """Relaunch with other hyper-parameters; returns the new session's id when one was created."""
-    from arena_core import jobs
+    from arena_core.run import control
 
     training = store.load(session_id).training
     with st.expander("Relaunch with other settings"):
@@ -378,5 +378,5 @@ def relaunch_form(store: SessionStore, session_id: str, disabled: bool) -> str |
         }
         overrides = {k: v for k, v in values.items() if v != getattr(training, k)}
         if st.button("Relaunch with these settings", key="ses_relaunch_custom", disabled=disabled):
-            return run_action(lambda: jobs.relaunch(store, session_id, overrides))
+            return run_action(lambda: control.relaunch(store, session_id, overrides))
     return None

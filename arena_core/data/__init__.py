@@ -1,0 +1,1 @@
+"""The user's data: read files, detect columns, parse annotations, languages, rare labels, splits."""

@@ -1,0 +1,1 @@
+"""Running sessions: launch, wait, cancel, resume, relaunch, and the background worker."""

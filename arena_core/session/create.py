@@ -1,0 +1,287 @@
+"""Turning a dataset and the user's choices into a session: prepare (no writes), then create.
+
+``prepare`` does every check that can fail (columns, strategies, empty plan) before anything is
+written, so bad input never leaves a half-created session. ``create`` writes the snapshot, the
+split and the manifest into a staging folder and moves it into place in one rename.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from arena_core.data.dataset import NormalisedDataset, label_column, load_dataset
+from arena_core.data.filtering import apply_min_examples
+from arena_core.data.splits import make_split, split_counts, split_hash, write_split
+from arena_core.errors import ArenaError, ManifestError, StrategyError
+from arena_core.session.manifest import (
+    DatasetSnapshot,
+    FilterSettings,
+    LanguageSettings,
+    SessionManifest,
+    SessionStatus,
+    SplitSettings,
+    TrainingConfig,
+    check,
+    file_sha256,
+    is_complete,
+    now_iso,
+    strategy_fields,
+    validation_message,
+)
+from arena_core.session.strategy import (
+    DEFAULT_AUTO_THRESHOLD,
+    ModelJob,
+    Strategy,
+    auto_strategy,
+    parse_strategy,
+)
+from arena_core.session.strategy import plan_with_notes as derive_plan
+from arena_core.store import paths
+from arena_core.store.atomic import atomic_write_bytes, storage_error
+from arena_core.store.session_store import SessionStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SessionSettings:
+    """Everything the user chooses besides the data file itself."""
+
+    strategies: dict[str, str] = field(default_factory=dict)  # key -> strategy; missing = auto
+    auto_threshold: int = DEFAULT_AUTO_THRESHOLD
+    per_language: bool = False
+    min_examples: int = 2
+    split: SplitSettings = field(default_factory=SplitSettings)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    name: str | None = None
+
+
+@dataclass
+class PreparedSession:
+    """A session fully checked in memory; ``create_session`` writes it."""
+
+    manifest: SessionManifest
+    dataset: NormalisedDataset
+    split: pd.Series
+    jobs: list[ModelJob]
+    notes: list[str]
+
+
+def library_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {}
+    for name in ("training-arena", "torch", "transformers", "pandas", "pydantic", "scikit-learn"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def resolve_strategies(
+    dataset: NormalisedDataset, requested: dict[str, str], threshold: int, kept: dict
+) -> dict[str, Strategy]:
+    """Resolve 'auto' per key and refuse impossible choices with the rows that make them so."""
+    unknown = sorted(set(requested) - set(dataset.keys))
+    if unknown:
+        raise StrategyError(
+            f"Strategy given for unknown key(s) {', '.join(unknown)}; the keys of this dataset "
+            f"are: {', '.join(dataset.keys)}."
+        )
+    resolved: dict[str, Strategy] = {}
+    for key, stats in dataset.keys.items():
+        strategy = parse_strategy(requested.get(key, Strategy.AUTO.value))
+        if strategy is Strategy.AUTO:
+            strategy = auto_strategy(stats.multi_valued, len(kept[key].labels), threshold)
+        if strategy is Strategy.MULTI_CLASS and stats.multi_valued:
+            column = dataset.table[label_column(key)]
+            rows = dataset.table.loc[column.map(len) > 1, "row"].head(10).tolist()
+            listed = ", ".join(str(r + 1) for r in rows)
+            raise StrategyError(
+                f"Key '{key}' cannot be multi-class: some rows hold several values (data rows "
+                f"{listed}{', ...' if len(rows) == 10 else ''}). Choose one-vs-all or "
+                "multi-label for it, or fix those rows."
+            )
+        resolved[key] = strategy
+    return resolved
+
+
+def prepare(
+    dataset: NormalisedDataset,
+    settings: SessionSettings,
+    source_sha256: str,
+    session_id: str = "pending",
+) -> PreparedSession:
+    """Build and check the manifest in memory. Raises ArenaError; writes nothing."""
+    if settings.per_language and not dataset.languages:
+        raise ArenaError(
+            "Per-language models need a language for each text: choose a language column or "
+            "turn on language detection, or turn per-language models off."
+        )
+    filtered = apply_min_examples(dataset, settings.min_examples, settings.per_language)
+    resolved = resolve_strategies(
+        dataset, settings.strategies, settings.auto_threshold, filtered.keys
+    )
+    files = {key: paths.DATASET_SNAPSHOT for key in resolved}
+    stratify = [label_column(k) for k, s in resolved.items() if s is Strategy.MULTI_CLASS][:1]
+    split = make_split(
+        dataset.table,
+        settings.split.val_ratio,
+        settings.split.test_ratio,
+        settings.split.seed,
+        stratify_columns=stratify,
+    )
+    split_settings = settings.split.model_copy(
+        update={
+            "sha256": split_hash(dataset.table["row"], split),
+            "counts": split_counts(split),
+            "file": paths.SPLIT_FILE,
+        }
+    )
+    options = dataset.options
+    manifest = SessionManifest(
+        id=session_id,
+        name=settings.name or Path(dataset.source_name).stem,
+        dataset=DatasetSnapshot(
+            source_name=dataset.source_name,
+            source_sha256=source_sha256,
+            n_rows=len(dataset.table),
+            options=options,
+            warnings=list(dataset.warnings),
+        ),
+        keys=filtered.keys,
+        requested_strategies={k: settings.strategies.get(k, "auto") for k in dataset.keys},
+        auto_threshold=settings.auto_threshold,
+        filtering=FilterSettings(min_examples=settings.min_examples, dropped=filtered.dropped),
+        language=LanguageSettings(
+            column=options.lang_col,
+            detected=bool(options.detect_language and not options.lang_col),
+            languages=sorted(dataset.languages),
+            counts=dict(dataset.languages),
+            per_language=settings.per_language,
+        ),
+        split=split_settings,
+        training=settings.training,
+        versions=library_versions(),
+        **strategy_fields(resolved, files),
+    )
+    jobs, notes = derive_plan(manifest)  # raises EmptyPlanError on 0 models
+    manifest.plan = jobs
+    manifest.notes = notes
+    return PreparedSession(manifest=manifest, dataset=dataset, split=split, jobs=jobs, notes=notes)
+
+
+def prepare_from_file(
+    path: Path, options, settings: SessionSettings, source_name: str | None = None
+) -> PreparedSession:
+    dataset = load_dataset(Path(path), options, source_name=source_name)
+    return prepare(dataset, settings, file_sha256(Path(path)))
+
+
+def _parquet_bytes(table: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def create_session(store: SessionStore, prepared: PreparedSession) -> SessionManifest:
+    """Write a prepared session; it appears in the store whole or not at all."""
+    manifest = prepared.manifest.model_copy(deep=True)
+    manifest.id, staging = store.reserve(store.base_id(manifest.name))
+    try:
+        snapshot = staging / paths.DATASET_SNAPSHOT
+        atomic_write_bytes(snapshot, _parquet_bytes(prepared.dataset.table))
+        manifest.dataset.snapshot_sha256 = file_sha256(snapshot)
+        digest = write_split(
+            staging / paths.SPLIT_FILE, prepared.dataset.table["row"], prepared.split
+        )
+        if digest != manifest.split.sha256:  # cannot happen unless the writer is broken
+            raise ManifestError("The split changed while it was saved; nothing was created.")
+        manifest.status = SessionStatus.READY
+        return store.create_from_folder(staging, manifest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def create_relaunch(
+    store: SessionStore, parent_id: str, overrides: dict[str, Any] | None = None
+) -> SessionManifest:
+    """A new session with the parent's snapshot, split, keys and strategies; the parent is untouched.
+
+    Refuses (ManifestError naming the problems) when the parent's manifest is incomplete, so a
+    relaunch can never plan 0 models or fewer models than its parent.
+    """
+    parent_dir = store.existing_dir(parent_id)
+    parent = store.load(parent_id)
+    problems = check(parent, parent_dir)
+    if not is_complete(problems):
+        listed = "; ".join(p.message for p in problems if p.severity == "error")
+        raise ManifestError(
+            f"Session {parent_id} cannot be relaunched: {listed} Run 'python -m arena_core "
+            f"repair {parent_id}' (or Repair on the Sessions page) first."
+        )
+    training = parent.training.model_copy()
+    for name, value in (overrides or {}).items():
+        if name not in TrainingConfig.model_fields:
+            allowed = ", ".join(TrainingConfig.model_fields)
+            raise ArenaError(f"Unknown setting '{name}': you can override {allowed}.")
+        try:
+            setattr(training, name, value)
+        except ValidationError as exc:
+            raise ArenaError(f"Invalid value {value!r}: {validation_message(exc)}.") from None
+    child = parent.model_copy(deep=True)
+    child.parent = parent.id
+    child.origin = "native"
+    child.status = SessionStatus.READY
+    child.status_reason = None
+    child.training = training
+    child.created_at = child.updated_at = now_iso()
+    child.versions = library_versions()
+    child.plan, child.notes = derive_plan(child)
+    if len(child.plan) != len(parent.plan):
+        raise ManifestError(
+            f"Relaunch of {parent_id} would plan {len(child.plan)} models, the parent planned "
+            f"{len(parent.plan)}; nothing was created. Run 'check {parent_id}'."
+        )
+    child.id, staging = store.reserve(store.base_id(parent.name))
+    try:
+        for rel in {
+            child.dataset.snapshot_file,
+            child.split.file,
+            *(child.files_per_key or {}).values(),
+        }:
+            _link_or_copy(parent_dir / rel, staging / rel)
+        return store.create_from_folder(staging, child)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link the parent's immutable data files (no copy cost); copy across disks."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists():
+        return
+    try:
+        os.link(src, dst)
+    except OSError:
+        try:
+            shutil.copy2(src, dst)
+        except OSError as exc:
+            raise storage_error(dst, exc) from exc
+
+
+def source_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

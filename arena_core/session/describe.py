@@ -1,0 +1,174 @@
+"""What a saved session says, in readable sections, and the results of its jobs.
+
+Pages show a manifest as named sections (dataset, keys, strategies, ...) instead of raw JSON,
+and the per-job results from the ``report.json`` files. No streamlit here.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from arena_core.errors import ArenaError
+from arena_core.session.manifest import STRATEGY_FIELDS, SessionManifest
+from arena_core.session.strategy import ModelJob, plan
+from arena_core.store import paths
+from arena_core.store.atomic import read_json
+from arena_core.store.progress import read_progress
+
+log = logging.getLogger(__name__)
+
+MISSING = "missing"  # how an absent strategy field reads in the sections
+
+
+def _or_missing(value: Any) -> Any:
+    return MISSING if value is None else value
+
+
+def _plain(value: Any) -> Any:
+    """Enums and pydantic values as plain JSON types (str/list/dict)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "value") and isinstance(value.value, str):
+        return value.value
+    return value
+
+
+def readable_sections(manifest: SessionManifest) -> dict[str, Any]:
+    """Named sections of a manifest: a dict (field -> value) or a list of rows (a table)."""
+    m = manifest
+    options = m.dataset.options
+    strategies = m.key_strategies or {}
+    sections: dict[str, Any] = {
+        "Dataset": {
+            "source file": m.dataset.source_name,
+            "rows": m.dataset.n_rows,
+            "layout": options.layout,
+            "text column": options.text_col,
+            "annotation column": options.annotation_col,
+            "label columns": ", ".join(options.label_cols) or None,
+            "language column": options.lang_col,
+            "id column": options.id_col,
+            "source sha256": m.dataset.source_sha256,
+            "snapshot sha256": m.dataset.snapshot_sha256,
+            "warnings": list(m.dataset.warnings),
+        },
+        "Keys & label sets": [
+            {
+                "key": key,
+                "strategy": _plain(strategies.get(key)) or MISSING,
+                "requested": m.requested_strategies.get(key, ""),
+                "labels": ", ".join(info.labels),
+                "n labels": len(info.labels),
+                "multi-valued": info.multi_valued,
+                "rows without a value": info.empty_rows,
+            }
+            for key, info in m.keys.items()
+        ],
+        "Strategies": {
+            "approach": m.approach,
+            **{name: _plain(_or_missing(getattr(m, name))) for name in STRATEGY_FIELDS},
+            "multilabel_keys": _plain(_or_missing(m.multilabel_keys)),
+            "auto threshold": m.auto_threshold,
+        },
+        "Filtering": {
+            "min examples per label": m.filtering.min_examples,
+            "dropped labels": [d.model_dump(exclude={"rows"}) for d in m.filtering.dropped],
+        },
+        "Languages": {
+            "column": m.language.column,
+            "detected": m.language.detected,
+            "languages": ", ".join(m.language.languages) or None,
+            "rows per language": dict(m.language.counts),
+            "one model per language": m.language.per_language,
+        },
+        "Split": {
+            "validation ratio": m.split.val_ratio,
+            "test ratio": m.split.test_ratio,
+            "seed": m.split.seed,
+            "stratified": m.split.stratify,
+            "rows per split": dict(m.split.counts),
+            "split sha256": m.split.sha256,
+        },
+        "Training": m.training.model_dump(mode="json"),
+        "Plan": [
+            {
+                "model": job.id,
+                "key": job.key,
+                "strategy": job.strategy.value,
+                "label": job.label,
+                "language": job.language,
+                "outputs": len(job.labels),
+            }
+            for job in m.plan
+        ],
+        "Versions": dict(m.versions),
+    }
+    if m.notes:
+        sections["Notes"] = list(m.notes)
+    if m.legacy:
+        sections["Legacy metadata"] = dict(m.legacy)
+    return sections
+
+
+def session_jobs(manifest: SessionManifest) -> list[ModelJob]:
+    """The saved plan, or the plan derived from the strategy fields when none was saved."""
+    if manifest.plan:
+        return list(manifest.plan)
+    try:
+        return plan(manifest)
+    except ArenaError:
+        return []
+
+
+def read_job_report(session_dir: Path, job_id: str) -> dict[str, Any] | None:
+    """A job's report.json, or None when absent or unreadable (never raises)."""
+    try:
+        report = read_json(paths.job_dir(session_dir, job_id) / paths.JOB_REPORT)
+    except (OSError, ValueError, ArenaError):
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def job_results(
+    session_dir: Path, manifest: SessionManifest, with_reports: bool = False
+) -> list[dict[str, Any]]:
+    """One row per planned model: status and best validation metrics (from report.json).
+
+    With ``with_reports`` each row also carries the full report under ``"report"``.
+    """
+    progress_jobs = read_progress(session_dir).get("jobs") or {}
+    rows = []
+    for job in session_jobs(manifest):
+        report = read_job_report(session_dir, job.id)
+        entry = progress_jobs.get(job.id) or {}
+        metrics = (report or {}).get("metrics") or {}
+        test = (report or {}).get("test_metrics") or {}
+        status = (report or {}).get("status") or entry.get("status") or "not started"
+        row: dict[str, Any] = {
+            "model": job.id,
+            "key": job.key,
+            "strategy": job.strategy.value,
+            "label": job.label,
+            "language": job.language,
+            "status": status,
+            "macro_f1": _number(metrics.get("macro_f1")),
+            "accuracy": _number(metrics.get("accuracy")),
+            "val_loss": _number(metrics.get("loss")),
+            "best_epoch": (report or {}).get("best_epoch"),
+            "test_macro_f1": _number(test.get("macro_f1")),
+            "error": entry.get("error"),
+        }
+        if with_reports:
+            row["report"] = report
+        rows.append(row)
+    return rows

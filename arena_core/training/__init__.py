@@ -1,0 +1,1 @@
+"""Training and using models: examples per job, tokens, sampling, trainer, evaluation, predict."""
