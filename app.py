@@ -16,6 +16,7 @@ pages = {
         st.Page("app_pages/sessions.py", title="Sessions", icon=":material/folder_open:"),
         st.Page("app_pages/monitor.py", title="Monitor", icon=":material/monitoring:"),
         st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page("app_pages/benchmark.py", title="Benchmark", icon=":material/leaderboard:"),
         st.Page("app_pages/predict.py", title="Predict", icon=":material/bolt:"),
     ],
 }

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from arena_core.data.filtering import apply_min_examples
+from arena_core.data.uploads import save_upload
 from arena_core.errors import ArenaError
 from arena_core.viz.charts import label_counts_figure
 from ui import dataset_state as ds_state
@@ -15,7 +16,7 @@ upload = st.file_uploader("Data file", type=ds_state.UPLOAD_TYPES, key="ds_uploa
 if upload is not None and st.session_state.get("ds_last_upload") != upload.file_id:
     st.session_state["ds_last_upload"] = upload.file_id
     try:
-        path, safe_name = ds_state.save_upload(get_store().home, upload.name, upload.getvalue())
+        path, safe_name = save_upload(get_store().home, upload.name, upload.getvalue())
     except ArenaError as exc:
         show_error(exc)
         st.stop()

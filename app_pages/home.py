@@ -4,6 +4,8 @@ import streamlit as st
 
 from arena_core.errors import ArenaError
 from arena_core.run.control import session_status
+from arena_core.store.records import JobStatus
+from arena_core.store.status import ACTIVE
 from ui import dataset_state as ds_state
 from ui.common import DATASET, STRATEGY, get_store, open_monitor, show_error
 
@@ -48,7 +50,7 @@ def _eta(seconds: float | None) -> str:
     return f"about {minutes} min {secs:02d} s left" if minutes else f"about {secs} s left"
 
 
-running = [s for s in summaries if s.status in ("running", "queued")]
+running = [s for s in summaries if s.status in ACTIVE]
 st.subheader("Running now")
 if not running:
     st.caption("Nothing is training right now.")
@@ -60,7 +62,7 @@ for summary in running:
         continue
     overall = info["progress"].get("overall") or {}
     done, total = overall.get("steps_done") or 0, overall.get("total_steps") or 0
-    models_done = sum(job["status"] == "completed" for job in info["jobs"])
+    models_done = sum(job["status"] == JobStatus.COMPLETED for job in info["jobs"])
     label, button = st.columns([5, 1], vertical_alignment="bottom")
     label.progress(
         min(done / total, 1.0) if total else 0.0,

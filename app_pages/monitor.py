@@ -4,6 +4,7 @@ import streamlit as st
 
 from arena_core.errors import ArenaError
 from arena_core.run import control
+from arena_core.store.records import JobStatus
 from arena_core.viz.charts import SeriesIndex, f1_figure, loss_figure
 from ui import session_views as sv
 from ui.common import COMPARE, COMPARE_SESSIONS, MONITOR_SESSION, SESSIONS, get_store, show_error
@@ -63,7 +64,7 @@ if parent and links[2].button("Compare with its parent", key="mon_compare_parent
 
 def progress_bars(info: dict) -> None:
     rows = info["jobs"]
-    done = sum(job["status"] == "completed" for job in rows)
+    done = sum(job["status"] == JobStatus.COMPLETED for job in rows)
     overall = info["progress"].get("overall") or {}
     total = overall.get("total_steps")
     fraction = (

@@ -6,21 +6,19 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from arena_core.data.uploads import save_upload
 from arena_core.errors import ArenaError
-from arena_core.session.strategy import ModelJob, Strategy
-from arena_core.store import paths
+from arena_core.session.manifest import SessionStatus
+from arena_core.session.strategy import ModelJob
 from arena_core.training.predict import (  # torch/transformers load on first use
     Predictor,
     PredictorCache,
 )
+from arena_core.training.predict_table import job_model_dir, jobs_with_a_model, prediction_table
 from ui import dataset_state as ds_state
 from ui.common import SESSIONS, get_store, show_error
 
 RESULT = "pr_result"  # {"session": id, "frame": DataFrame}: survives the download reruns
-
-
-def _model_dir(session_dir: Path, job: ModelJob) -> Path:
-    return paths.job_dir(session_dir, job.id) / paths.JOB_MODEL
 
 
 @st.cache_resource(show_spinner=False)
@@ -31,36 +29,22 @@ def _predictors() -> PredictorCache:
 
 def _predictor(session_dir: Path, job: ModelJob) -> Predictor:
     return _predictors().get(
-        _model_dir(session_dir, job),
+        job_model_dir(session_dir, job),
         while_loading=lambda: st.spinner(f"Loading the model of {job.id} (first use)..."),
     )
 
 
 def _predict(session_dir: Path, jobs: list[ModelJob], texts: list[str]) -> pd.DataFrame:
-    """One column per key (plus a score column for multi-class keys)."""
-    table = pd.DataFrame({"text": texts})
-    positives: dict[str, list[list[str]]] = {}
-    for job in jobs:
-        results = _predictor(session_dir, job).predict(texts)
-        if job.strategy is Strategy.MULTI_CLASS:
-            table[job.key] = [r["label"] for r in results]
-            table[f"{job.key} score"] = [round(float(r["score"]), 3) for r in results]
-        elif job.strategy is Strategy.MULTI_LABEL:
-            table[job.key] = ["; ".join(r["labels"]) for r in results]
-        else:  # one-vs-all: the labels whose binary model says yes
-            found = positives.setdefault(job.key, [[] for _ in texts])
-            for hits, result in zip(found, results, strict=True):
-                if result["label"] == job.label:
-                    hits.append(job.label)
-    for key, hits in positives.items():
-        table[key] = ["; ".join(sorted(h)) for h in hits]
-    return table
+    """The prediction table, with the models from the page's cache."""
+    return prediction_table(
+        jobs, texts, lambda job, batch: _predictor(session_dir, job).predict(batch)
+    )
 
 
 st.title("Predict")
 store = get_store()
 try:
-    completed = [s for s in store.list() if s.status == "completed"]
+    completed = [s for s in store.list() if s.status is SessionStatus.COMPLETED]
 except ArenaError as exc:
     show_error(exc)
     st.stop()
@@ -78,7 +62,7 @@ try:
 except ArenaError as exc:
     show_error(exc)
     st.stop()
-jobs = [j for j in manifest.plan if (_model_dir(session_dir, j) / "config.json").is_file()]
+jobs = jobs_with_a_model(session_dir, manifest.plan)
 if manifest.language.per_language and manifest.language.languages:
     language = st.selectbox(
         "Language of the texts (this session has one model set per language)",
@@ -106,7 +90,7 @@ else:
     upload = st.file_uploader("File with texts", type=ds_state.UPLOAD_TYPES, key="pr_file")
     if upload is not None:
         try:
-            path, safe_name = ds_state.save_upload(store.home, upload.name, upload.getvalue())
+            path, safe_name = save_upload(store.home, upload.name, upload.getvalue())
             raw = ds_state.read(str(path), safe_name)
         except ArenaError as exc:
             show_error(exc)

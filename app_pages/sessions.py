@@ -3,8 +3,9 @@
 import streamlit as st
 
 from arena_core.errors import ArenaError
+from arena_core.session.check import check
 from arena_core.session.describe import job_results, readable_sections
-from arena_core.session.manifest import STRATEGY_FIELDS, check
+from arena_core.session.manifest import STRATEGY_FIELDS
 from ui import session_views as sv
 from ui.common import COMPARE, COMPARE_SESSIONS, DATASET, get_store, open_monitor, show_error
 

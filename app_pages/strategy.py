@@ -11,6 +11,8 @@ from arena_core.run import control
 from arena_core.session.create import SessionSettings, create_session, prepare
 from arena_core.session.manifest import SplitSettings, TrainingConfig
 from arena_core.session.strategy import Strategy, auto_strategy
+from arena_core.training.budget import budget_summary
+from arena_core.training.job_runner import check_model
 from ui import dataset_state as ds_state
 from ui.common import DATASET, get_store, open_monitor, show_error
 from ui.dataset_state import remember
@@ -19,9 +21,35 @@ LAUNCHED = "st_launched"  # {"fingerprint": str, "id": str | None}: guards again
 MODELS = {
     "minilm": "all-MiniLM-L6-v2 (packaged, default)",
     "tiny": "tiny (quick demo/tests)",
+    "tfidf": "TF-IDF baseline (seconds)",
+    "embed:minilm": "MiniLM embeddings baseline",
     "custom": "local folder or hub id",
 }
+MODEL_HELP = (
+    "MiniLM is fine-tuned for real (minutes). The two baselines train in seconds: TF-IDF words "
+    "and character n-grams, or frozen MiniLM sentence embeddings, each with a logistic "
+    "regression. Every fine-tune also reports the TF-IDF baseline's score beside its own."
+)
 FIELDS = TrainingConfig.model_fields
+
+
+def budget_text(summary: dict) -> str:
+    """What the training settings will do, in words, before launch."""
+    if not summary:
+        return "Baselines train each model in one go, in seconds."
+    epochs = (
+        f"{summary['epochs_min']} epochs"
+        if summary["epochs_min"] == summary["epochs_max"]
+        else f"{summary['epochs_min']}-{summary['epochs_max']} epochs"
+    )
+    minutes = max(1, round(summary["seconds"] / 60))
+    how = "sized automatically" if summary["auto"] else "as set"
+    stop = ", fewer if validation stops improving" if summary["early_stopping"] else ""
+    return (
+        f"≈ {summary['steps']:,} optimizer steps, ≈ {epochs} ({how}), at most ≈ {minutes} min "
+        f"on this machine{stop}."
+    )
+
 
 st.title("Strategy")
 chosen = ds_state.current()
@@ -68,7 +96,12 @@ for key, stats in dataset.keys.items():
 
 # ---- model and hyper-parameters
 model_choice = st.radio(
-    "Model", list(MODELS), format_func=MODELS.get, horizontal=True, **remember("st_model", "minilm")
+    "Model",
+    list(MODELS),
+    format_func=MODELS.get,
+    horizontal=True,
+    help=MODEL_HELP,
+    **remember("st_model", "minilm"),
 )
 model = model_choice
 if model_choice == "custom":
@@ -77,11 +110,17 @@ if model_choice == "custom":
     )
 demo = bool(st.session_state.get(ds_state.IS_DEMO))
 if demo:
-    st.caption("Demo: 1 epoch preselected. The tiny model is the quickest; MiniLM learns for real.")
+    st.caption("Demo: the tiny model is the quickest; MiniLM learns for real.")
 with st.expander("Hyper-parameters"):
     left, right = st.columns(2)
     epochs = left.number_input(
-        "Epochs", 1, 100, **remember("st_epochs", 1 if demo else FIELDS["epochs"].default)
+        "Epochs (0 = automatic)",
+        0,
+        100,
+        help="0 sizes the training by optimizer steps: small datasets get more passes, large "
+        f"ones fewer (at least {FIELDS['min_steps'].default} steps, "
+        f"{FIELDS['min_epochs'].default} to {FIELDS['max_epochs'].default} epochs).",
+        **remember("st_epochs", 0),
     )
     batch_size = left.number_input(
         "Batch size", 1, 1024, **remember("st_batch_size", FIELDS["batch_size"].default)
@@ -102,7 +141,7 @@ with st.expander("Hyper-parameters"):
         0,
         100,
         help=FIELDS["early_stopping_patience"].description,
-        **remember("st_patience", 0),
+        **remember("st_patience", FIELDS["early_stopping_patience"].default),
     )
     class_weights = right.checkbox(
         "Class weights",
@@ -130,11 +169,11 @@ with st.expander("Split and name"):
 
 training = TrainingConfig(
     model=model.strip() or "minilm",
-    epochs=int(epochs),
+    epochs=int(epochs) or None,
     batch_size=int(batch_size),
     learning_rate=float(learning_rate),
     max_length=int(max_length),
-    early_stopping_patience=int(patience) or None,
+    early_stopping_patience=int(patience),
     class_weights=bool(class_weights),
     attention_dropout=float(attention_dropout),
     seed=int(seed),
@@ -151,15 +190,14 @@ settings = SessionSettings(
 # ---- live plan preview (prepare writes nothing)
 prepared = None
 try:
-    if model_choice == "custom":
-        from arena_core.training.models import resolve_model
-
-        resolve_model(training.model)
+    if model_choice in ("custom", "embed:minilm"):
+        check_model(training.model)
     prepared = prepare(dataset, settings, ds_state.source_sha256(path))
 except ArenaError as exc:
     show_error(exc)
 if prepared is not None:
     st.subheader(f"This session will train {len(prepared.jobs)} models")
+    st.caption(budget_text(budget_summary(training, prepared.manifest.budget)))
     st.dataframe(
         pd.DataFrame(
             [(j.key, j.strategy.value, j.label or "", j.language or "") for j in prepared.jobs],

@@ -21,15 +21,19 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .common import ROOT, median, offline_env, page_file, python_env, rounded, scratch
 
+if TYPE_CHECKING:
+    from arena_core.session.manifest import SessionStatus
+    from arena_core.store.records import Progress, Summary
+
 SIZES = {"smoke": [50], "small": [1000], "full": [1000, 10000]}
 RUNS = 3
-STATUS_MIX = (
+STATUS_MIX = (  # recorded manifest statuses (SessionStatus values)
     ("completed", 0.70),
     ("failed", 0.08),
     ("cancelled", 0.07),
@@ -57,39 +61,53 @@ def _template(home: Path) -> Path:
     return store.session_dir(session_id)
 
 
-def _progress(manifest: dict[str, Any], status: str, rng, when: datetime) -> dict[str, Any]:
+def _progress(manifest: dict[str, Any], status: SessionStatus, rng, when: datetime) -> Progress:
+    from arena_core.session.manifest import SessionStatus
+    from arena_core.store.records import JobProgress, JobStatus, Overall, Progress
+
+    ended = status in (SessionStatus.FAILED, SessionStatus.CANCELLED, SessionStatus.RUNNING)
     jobs = {}
     for i, job in enumerate(manifest["plan"]):
-        if status == "completed" or (status in ("failed", "cancelled", "running") and i < 3):
-            state = {
-                "status": "completed",
-                "metrics": {
+        if status is SessionStatus.COMPLETED or (ended and i < 3):
+            state = JobProgress(
+                status=JobStatus.COMPLETED,
+                metrics={
                     "macro_f1": round(float(rng.uniform(0.4, 0.95)), 4),
                     "accuracy": round(float(rng.uniform(0.5, 0.97)), 4),
                 },
-                "step": 75,
-                "total_steps": 75,
-            }
-        elif status in ("failed", "cancelled", "running") and i == 3:
-            state = {"status": "failed" if status == "failed" else status, "step": 20}
+                step=75,
+                total_steps=75,
+            )
+        elif ended and i == 3:
+            state = JobProgress(status=JobStatus(status.value), step=20)
         else:
-            state = {"status": "queued", "step": 0}
+            state = JobProgress(status=JobStatus.QUEUED, step=0)
         jobs[job["id"]] = state
-    return {
-        "session": manifest["id"],
-        "pid": 999999,
-        "host": "bench-host",
-        "status": status,
-        "heartbeat": when.timestamp(),
-        "started_at": when.isoformat(timespec="seconds"),
-        "current_job": None,
-        "jobs": jobs,
-        "overall": {"steps_done": 0, "total_steps": None, "eta_seconds": None},
+    return Progress(
+        session=manifest["id"],
+        pid=999999,
+        host="bench-host",
+        status=status,
+        heartbeat=when.timestamp(),
+        started_at=when.isoformat(timespec="seconds"),
+        jobs=jobs,
+        overall=Overall(),
+    )
+
+
+def _summary(progress: Progress) -> Summary:
+    from arena_core.store.records import JobSummary, Summary
+
+    jobs = {
+        job_id: JobSummary(status=state.status, metrics=state.metrics)
+        for job_id, state in progress.jobs.items()
     }
+    return Summary(session=progress.session, status=progress.status, jobs=jobs)
 
 
 def generate_store(home: Path, n: int, seed: int = 0) -> list[str]:
     """Fill ``home`` with ``n`` realistic sessions (see module docstring); returns their ids."""
+    from arena_core.session.manifest import SessionStatus
     from arena_core.store import paths
 
     offline_env()
@@ -112,7 +130,7 @@ def generate_store(home: Path, n: int, seed: int = 0) -> list[str]:
             (folder / paths.DATA_DIR).mkdir(parents=True)
             for src in data_files:
                 _link(src, folder / paths.DATA_DIR / src.name)
-            status = statuses[i]
+            status = SessionStatus(statuses[i])
             manifest = dict(base)
             manifest.update(
                 id=session_id,
@@ -120,16 +138,18 @@ def generate_store(home: Path, n: int, seed: int = 0) -> list[str]:
                 created_at=when.isoformat(timespec="seconds"),
                 updated_at=when.isoformat(timespec="seconds"),
                 status=status,
-                status_reason="1 of 7 jobs failed: out of memory" if status == "failed" else None,
+                status_reason=(
+                    "1 of 7 jobs failed: out of memory" if status is SessionStatus.FAILED else None
+                ),
                 parent=ids[int(rng.integers(0, len(ids)))] if ids and rng.random() < 0.3 else None,
             )
             manifest["training"] = {**base["training"], "epochs": int(rng.integers(1, 6))}
             (folder / paths.MANIFEST).write_text(json.dumps(manifest, indent=2), "utf-8")
-            if status != "ready":
+            if status is not SessionStatus.READY:
                 progress = _progress(manifest, status, rng, when)
-                (folder / paths.PROGRESS).write_text(json.dumps(progress), "utf-8")
-                if status != "running":
-                    summary = {"session": session_id, "status": status, "jobs": progress["jobs"]}
+                (folder / paths.PROGRESS).write_text(json.dumps(progress.model_dump()), "utf-8")
+                if status is not SessionStatus.RUNNING:
+                    summary = _summary(progress).model_dump()
                     (folder / paths.SUMMARY).write_text(json.dumps(summary), "utf-8")
             ids.append(session_id)
     return ids

@@ -106,7 +106,7 @@ def _phases(folder, timeline: list[tuple[float, int]]) -> dict[str, Any]:
 def run(size: str = "small", **training: Any) -> dict[str, Any]:
     """``training`` overrides the session's other settings, e.g. ``attention_dropout=None``
     (the model's own 0.1) for the before/after figures in BENCHMARKS.md."""
-    from arena_core.session.manifest import TrainingConfig
+    from arena_core.session.manifest import SessionStatus, TrainingConfig
     from arena_core.store.session_store import SessionStore
 
     from .data import create_session
@@ -131,9 +131,9 @@ def run(size: str = "small", **training: Any) -> dict[str, Any]:
         stop.set()
         sampler.join()
         wall = time.perf_counter() - start
-        final = store.load(session_id).status.value
+        final = store.load(session_id).status
         phases = _phases(store.session_dir(session_id), timeline)
-    if final != "completed":
+    if final is not SessionStatus.COMPLETED:
         raise RuntimeError(f"the worker ended {final} (exit code {process.returncode})")
     inherited_mb = usage.ru_maxrss / 1024  # Linux: kilobytes; includes this process's mark
     high_water_mb = max(high_water, default=0) / 2**20

@@ -30,6 +30,7 @@ EVENTS = {
 
 
 def _run(home: Path, session_id: str) -> dict[str, Any]:
+    from arena_core.session.manifest import SessionStatus
     from arena_core.store import paths
     from arena_core.store.session_store import SessionStore
 
@@ -37,7 +38,7 @@ def _run(home: Path, session_id: str) -> dict[str, Any]:
     started = time.time()
     wall, code = run_worker(home, session_id)
     manifest = store.load(session_id)
-    if manifest.status.value != "completed":
+    if manifest.status is not SessionStatus.COMPLETED:
         raise RuntimeError(
             f"session {session_id} ended {manifest.status.value}: {manifest.status_reason}"
         )

@@ -26,8 +26,10 @@ EVENTS = {"worker": r"worker pid", "job": r"job \S+: start"}
 
 def _first_train_line(store, session_id: str, started: float) -> tuple[float, int]:
     """(epoch time, step) of the child's first train record (polls every 20 ms)."""
+    from arena_core.session.manifest import SessionStatus
     from arena_core.store import paths
     from arena_core.store.metrics_log import TRAIN, MetricsTail
+    from arena_core.store.status import ACTIVE
 
     folder = store.session_dir(session_id)
     tail = MetricsTail(folder / paths.METRICS)
@@ -38,8 +40,8 @@ def _first_train_line(store, session_id: str, started: float) -> tuple[float, in
                 return float(record["time"]), int(record.get("step", -1))
         if time.monotonic() - checked > 1.0:
             checked = time.monotonic()
-            status = store.status(session_id).value
-            if status not in ("queued", "running", "ready"):
+            status = store.status(session_id)
+            if status not in ACTIVE and status is not SessionStatus.READY:
                 log = (folder / paths.WORKER_LOG).read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"relaunched session {session_id} ended {status}:\n{log}")
         time.sleep(0.02)

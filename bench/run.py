@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
 
 from bench.common import SIZES, machine, offline_env  # noqa: E402
 
-MEASURES = ("throughput", "ova", "listing", "relaunch", "chart_lag", "memory")
+MEASURES = ("throughput", "ova", "listing", "relaunch", "chart_lag", "memory", "quality")
 FIGURE_KEYS = (
     "throughput_ratio_vs_fixed_padding",
     "throughput_ratio_vs_hf_trainer",
@@ -39,6 +39,8 @@ FIGURE_KEYS = (
     "relaunch_latency_s",
     "chart_lag_s",
     "peak_rss_mb",
+    "quality_default_minus_best_baseline",
+    "quality_default_minus_trainer",
 )
 EXTRA_KEYS = ("list_1000_cold_s", "list_10000_cold_s")  # besides the nine
 PEAK_RSS_TARGET_MB = 1.5e9 / 2**20  # 1.5 GB; peak_rss_mb is in MiB
@@ -57,6 +59,8 @@ TARGETS: dict[str, tuple[str, str, Check | None]] = {
     "relaunch_latency_s": ("relaunch -> first loss line (s)", "<= 10", lambda v, d: v <= 10.0),
     "chart_lag_s": ("metric line -> monitor data (s)", "<= refresh + 0.5", lambda v, d: v <= d["target_s"]),
     "peak_rss_mb": ("worker peak RSS, MiniLM b16 L128 (MiB)", "<= 1430 (1.5 GB)", lambda v, d: v <= PEAK_RSS_TARGET_MB),
+    "quality_default_minus_best_baseline": ("test macro-F1, default - best baseline (min)", ">= 0", lambda v, d: v >= 0),
+    "quality_default_minus_trainer": ("test macro-F1, default - plain Trainer (min)", ">= 0", lambda v, d: v >= 0),
 }  # fmt: skip
 MEASURE_OF = {
     "throughput_ratio_vs_fixed_padding": "throughput",
@@ -70,6 +74,8 @@ MEASURE_OF = {
     "relaunch_latency_s": "relaunch",
     "chart_lag_s": "chart_lag",
     "peak_rss_mb": "memory",
+    "quality_default_minus_best_baseline": "quality",
+    "quality_default_minus_trainer": "quality",
 }
 
 
@@ -170,6 +176,11 @@ def _extras(measures: dict[str, Any]) -> list[str]:
             f"  {n} sessions: store.list {api} s, list --json {cli} s, "
             f"Sessions page first render {page} s"
         )
+    quality = measures.get("quality", {}).get("details", {})
+    if quality.get("summary"):
+        from bench.quality import summary_lines
+
+        out += ["  test macro-F1 mean+-std over seeds (median s):", *summary_lines(quality)]
     return out
 
 

@@ -97,12 +97,12 @@ def _labels(setup: dict[str, Any], name: str) -> list[int]:
 @contextmanager
 def _timed_saves() -> Iterator[dict[str, float]]:
     """Time the trainer's checkpoint and best-model saves (wrapped, behaviour unchanged)."""
-    from arena_core.training import trainer
+    from arena_core.training import hf_loop, trainer
 
     spent = {"checkpoint_s": 0.0, "best_model_s": 0.0, "tokens": 0}
-    save_checkpoint = trainer._ArenaTrainer._save_checkpoint
-    save_best = trainer._save_best
-    training_step = trainer._ArenaTrainer.training_step
+    save_checkpoint = hf_loop.ArenaTrainer._save_checkpoint
+    save_best = trainer.save_best_model
+    training_step = hf_loop.ArenaTrainer.training_step
 
     def counted_step(self, model, inputs, num_items_in_batch=None):
         spent["tokens"] += int(inputs["input_ids"].numel())
@@ -118,15 +118,15 @@ def _timed_saves() -> Iterator[dict[str, float]]:
 
         return wrapper
 
-    trainer._ArenaTrainer._save_checkpoint = timed(save_checkpoint, "checkpoint_s")
-    trainer._save_best = timed(save_best, "best_model_s")
-    trainer._ArenaTrainer.training_step = counted_step
+    hf_loop.ArenaTrainer._save_checkpoint = timed(save_checkpoint, "checkpoint_s")
+    trainer.save_best_model = timed(save_best, "best_model_s")
+    hf_loop.ArenaTrainer.training_step = counted_step
     try:
         yield spent
     finally:
-        del trainer._ArenaTrainer._save_checkpoint  # back to the inherited method
-        trainer._save_best = save_best
-        trainer._ArenaTrainer.training_step = training_step
+        del hf_loop.ArenaTrainer._save_checkpoint  # back to the inherited method
+        trainer.save_best_model = save_best
+        hf_loop.ArenaTrainer.training_step = training_step
 
 
 def _run_ours(setup: dict[str, Any], encoded, folder: Path) -> dict[str, Any]:
@@ -147,7 +147,7 @@ def _run_ours(setup: dict[str, Any], encoded, folder: Path) -> dict[str, Any]:
         )
     records, _ = read_metrics(metrics_path)
     last_eval = [r for r in records if r.get("kind") == EVAL][-1]
-    timings = report["timings"]
+    timings = report.timings.model_dump()
     # the best-model save runs inside evaluation's callback: outside eval_seconds, so in train
     train_only = timings["train_seconds"] - saves["checkpoint_s"] - saves["best_model_s"]
     samples = timings["samples_per_second"] * timings["train_seconds"]
@@ -163,8 +163,43 @@ def _run_ours(setup: dict[str, Any], encoded, folder: Path) -> dict[str, Any]:
 
 
 def _run_baseline(setup: dict[str, Any], variant: str, folder: Path) -> dict[str, Any]:
+    """Variant (a) or (b): a plain ``transformers.Trainer``, timed for training and prediction."""
     import numpy as np
     from sklearn.metrics import f1_score
+
+    config, tokenizer = setup["config"], setup["tokenizer"]
+    fixed = variant == "fixed_padding"
+    padding = "max_length" if fixed else False
+
+    def rows(name: str) -> _Rows:
+        features = tokenizer(
+            _texts(setup, name), truncation=True, max_length=FIXED_LENGTH, padding=padding
+        )
+        return _Rows(dict(features), _labels(setup, name))
+
+    train, validation = rows("train"), rows("validation")
+    trainer = _baseline_trainer(setup, fixed, train, folder)
+    tokens = _count_tokens(trainer)
+    start = time.perf_counter()
+    trainer.train()
+    train_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    output = trainer.predict(validation)
+    eval_seconds = time.perf_counter() - start
+    predictions = np.asarray(output.predictions).argmax(axis=-1)
+    return {
+        "train_samples_per_s": round(len(train) * config.epochs / train_seconds, 2),
+        "eval_samples_per_s": round(len(validation) / eval_seconds, 2),
+        "macro_f1": float(
+            f1_score(validation.labels, predictions, average="macro", zero_division=0)
+        ),
+        "train_seconds": round(train_seconds, 3),
+        "train_tokens": tokens[0],
+    }
+
+
+def _baseline_trainer(setup: dict[str, Any], fixed: bool, train: _Rows, folder: Path):
+    """A fresh model and a default ``Trainer`` with the shared hyper-parameters, no saves."""
     from transformers import (
         AutoModelForSequenceClassification,
         BertConfig,
@@ -179,16 +214,6 @@ def _run_baseline(setup: dict[str, Any], variant: str, folder: Path) -> dict[str
     from arena_core.training.models import TINY_CONFIG
 
     config, tokenizer, job = setup["config"], setup["tokenizer"], setup["job"]
-    fixed = variant == "fixed_padding"
-    padding = "max_length" if fixed else False
-
-    def rows(name: str) -> _Rows:
-        features = tokenizer(
-            _texts(setup, name), truncation=True, max_length=FIXED_LENGTH, padding=padding
-        )
-        return _Rows(dict(features), _labels(setup, name))
-
-    train, validation = rows("train"), rows("validation")
     set_seed(config.seed)
     if setup["source"].kind == "tiny":
         model = AutoModelForSequenceClassification.from_config(
@@ -217,6 +242,11 @@ def _run_baseline(setup: dict[str, Any], variant: str, folder: Path) -> dict[str
         data_collator=default_data_collator if fixed else DataCollatorWithPadding(tokenizer),
     )
     trainer.remove_callback(PrinterCallback)  # it prints the final train metrics to stdout
+    return trainer
+
+
+def _count_tokens(trainer) -> list[int]:
+    """Count the (padded) input tokens of every training step into the returned one-item list."""
     tokens = [0]
     training_step = trainer.training_step
 
@@ -225,22 +255,7 @@ def _run_baseline(setup: dict[str, Any], variant: str, folder: Path) -> dict[str
         return training_step(model, inputs, num_items_in_batch)
 
     trainer.training_step = counted_step
-    start = time.perf_counter()
-    trainer.train()
-    train_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    output = trainer.predict(validation)
-    eval_seconds = time.perf_counter() - start
-    predictions = np.asarray(output.predictions).argmax(axis=-1)
-    return {
-        "train_samples_per_s": round(len(train) * config.epochs / train_seconds, 2),
-        "eval_samples_per_s": round(len(validation) / eval_seconds, 2),
-        "macro_f1": float(
-            f1_score(validation.labels, predictions, average="macro", zero_division=0)
-        ),
-        "train_seconds": round(train_seconds, 3),
-        "train_tokens": tokens[0],
-    }
+    return tokens
 
 
 def _warm_up(setup: dict[str, Any], folder: Path) -> None:
@@ -258,30 +273,40 @@ def _warm_up(setup: dict[str, Any], folder: Path) -> None:
 
 def run(size: str = "small") -> dict[str, Any]:
     """Alternating runs of the three setups; ratios of train samples/s (medians of rounds)."""
-    import gc
-
     from arena_core.training.tokens import encode_texts
 
     offline_env()
     logging.getLogger("transformers").setLevel(logging.ERROR)
     setup = _setup(size)
-    spec = setup["spec"]
     encoded = encode_texts(setup["tokenizer"], setup["table"]["text"].tolist(), FIXED_LENGTH)
-    rounds: list[dict[str, dict[str, Any]]] = []
     with scratch("throughput") as root:
         _warm_up(setup, root / "warm-up")
-        for r in range(spec["runs"]):
-            order = VARIANTS[r % 3 :] + VARIANTS[: r % 3]
-            results: dict[str, dict[str, Any]] = {}
-            for variant in order:
-                folder = root / f"{r}-{variant}"
-                if variant == "ours":
-                    results[variant] = _run_ours(setup, encoded, folder)
-                else:
-                    results[variant] = _run_baseline(setup, variant, folder)
-                log.info("round %d %s: %s", r, variant, results[variant])
-                gc.collect()
-            rounds.append(results)
+        rounds = _rounds(setup, encoded, root)
+    return _report(setup, rounds)
+
+
+def _rounds(setup: dict[str, Any], encoded, root: Path) -> list[dict[str, dict[str, Any]]]:
+    """Each round runs every variant once, the order rotated by one per round."""
+    import gc
+
+    rounds: list[dict[str, dict[str, Any]]] = []
+    for r in range(setup["spec"]["runs"]):
+        order = VARIANTS[r % 3 :] + VARIANTS[: r % 3]
+        results: dict[str, dict[str, Any]] = {}
+        for variant in order:
+            folder = root / f"{r}-{variant}"
+            if variant == "ours":
+                results[variant] = _run_ours(setup, encoded, folder)
+            else:
+                results[variant] = _run_baseline(setup, variant, folder)
+            log.info("round %d %s: %s", r, variant, results[variant])
+            gc.collect()
+        rounds.append(results)
+    return rounds
+
+
+def _report(setup: dict[str, Any], rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The headline ratios (medians of per-round ratios) and the per-variant medians."""
 
     def ratio(other: str) -> float | None:
         return median(
@@ -315,7 +340,7 @@ def run(size: str = "small") -> dict[str, Any]:
             "f1_delta_vs_hf_trainer": rounded(f1_delta, 4),
         },
         "details": {
-            "size": {**spec, "max_length": FIXED_LENGTH, "batch_size": 16},
+            "size": {**setup["spec"], "max_length": FIXED_LENGTH, "batch_size": 16},
             "data": length_summary(
                 setup["table"]["text"].tolist(), setup["tokenizer"], FIXED_LENGTH
             ),

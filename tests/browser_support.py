@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tool_support import missing_tool
 
 from arena_core.store import paths
-from arena_core.store.progress import pid_alive
+from arena_core.store.status import pid_alive
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_ENV = "ARENA_REQUIRE_BROWSER"  # "1" (CI): a missing browser fails instead of skipping
@@ -60,7 +60,8 @@ def chromium_path() -> str | None:
 
 
 def require_browser() -> str:
-    """The Chromium path; skips loudly when there is none (fails when $ARENA_REQUIRE_BROWSER=1)."""
+    """The Chromium path; skips loudly when there is none, fails where tools are required
+    ($ARENA_REQUIRE_BROWSER=1, or see tool_support: $ARENA_REQUIRE_TOOLS=1, $CI=true)."""
     problem = None
     try:
         import playwright.sync_api  # noqa: F401
@@ -77,10 +78,7 @@ def require_browser() -> str:
         )
     if problem is None:
         return str(path)
-    message = f"BROWSER TESTS NOT RUN: {problem}"
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{message} ({REQUIRE_ENV}=1 requires them)", pytrace=False)
-    pytest.skip(message)
+    missing_tool(f"browser tests: {problem}", also=REQUIRE_ENV)
 
 
 @contextlib.contextmanager
@@ -170,7 +168,6 @@ def start_app(home: Path, port: int | None = None, log_dir: Path | None = None) 
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
         TOKENIZERS_PARALLELISM="false",
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
     )
     command = [
         sys.executable,
@@ -211,9 +208,9 @@ def session_ids(home: Path) -> list[str]:
 
 def worker_pid(home: Path, session_id: str) -> int | None:
     """The worker pid recorded in the session's progress file, if any."""
-    from arena_core.store.progress import read_progress
+    from arena_core.store.records import read_progress
 
-    pid = read_progress(Path(home) / paths.SESSIONS_DIR / session_id).get("pid")
+    pid = read_progress(Path(home) / paths.SESSIONS_DIR / session_id).pid
     return int(pid) if pid else None
 
 

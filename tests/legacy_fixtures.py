@@ -1,6 +1,6 @@
 """Legacy session folders, written in code the way the previous tool saved them.
 
-See /work/shared/docs/legacy-sessions.md. Paths recorded in the metadata are absolute paths of
+See docs/legacy-sessions.md in this repository. Paths recorded in the metadata are absolute paths of
 another machine (/home/alice/...), as in the user reports; the files are inside the folder.
 """
 

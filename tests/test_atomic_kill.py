@@ -9,9 +9,9 @@ import signal
 import time
 
 import pytest
-from core_builders import annotated_frame, dataset_of, settings
+from factories import new_session
+from tool_support import missing_tool
 
-from arena_core.session.create import create_session, prepare
 from arena_core.session.manifest import SessionStatus, read_manifest, write_manifest
 from arena_core.store import paths
 
@@ -30,9 +30,11 @@ def _rewrite_forever(folder) -> None:
         write_manifest(folder, manifest)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.slow  # a kill -9 loop
 def test_manifest_survives_random_kill_9(store, capsys):
-    session = create_session(store, prepare(dataset_of(annotated_frame()), settings(), "sha"))
+    if not hasattr(os, "fork"):
+        missing_tool("os.fork (a POSIX system) to kill a writer mid-write")
+    session = store.load(new_session(store))
     folder = store.session_dir(session.id)
     rng = random.Random(1234)
     fell_back = 0

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from datasets_factory import make_rows, write_bytes, write_dataset, write_text
+from factories import make_rows, write_bytes, write_dataset, write_text
 
 from arena_core.data.dataset import (
     ID,

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 import pytest
-from pages_fixtures import dataset_state, page_test, texts_of
+from apptest_support import dataset_state, page_test, texts_of
 from test_bad_inputs import BAD_INPUTS, BadInput
 
 from arena_core.data.dataset import load_dataset
@@ -58,7 +58,14 @@ def _param(case: BadInput, slow: bool):
 
 
 STATE_CASES = [_param(case, case.name in HEAVY) for case in BAD_INPUTS]
-UPLOAD_CASES = [_param(case, case.name not in UPLOAD_FAST) for case in BAD_INPUTS]
+# No file to upload, or a type the uploader does not offer (see test_security): left out of the
+# upload cases, and test_cases_left_out_of_uploads_cannot_be_uploaded proves they still cannot be.
+NOT_UPLOADABLE = {"missing_file", "folder", "unsupported_extension", "no_extension"}
+UPLOAD_CASES = [
+    _param(case, case.name not in UPLOAD_FAST)
+    for case in BAD_INPUTS
+    if case.name not in NOT_UPLOADABLE
+]
 
 
 def core_verdict(path: Path, source: str, options: DatasetOptions):
@@ -131,11 +138,7 @@ def test_chosen_file_shows_one_error_or_a_correct_result(tmp_path, home, case: B
 @pytest.mark.parametrize("case", UPLOAD_CASES)
 def test_uploaded_file_shows_one_error_or_a_correct_result(tmp_path, home, case: BadInput):
     path = case.write(tmp_path)
-    if not path.is_file():
-        pytest.skip("not a file: nothing to upload")
     name = case.source_name or path.name
-    if Path(name).suffix.lstrip(".").lower() not in UPLOAD_TYPES:
-        pytest.skip("the uploader does not offer this type (see test_security)")
     at = page_test(DATASET)
     at.file_uploader(key="ds_upload").upload(name, path.read_bytes(), "application/octet-stream")
     at.run()
@@ -147,3 +150,16 @@ def test_uploaded_file_shows_one_error_or_a_correct_result(tmp_path, home, case:
     if verdict == "ok" and case.check and page_options(at) == case.options:
         case.check(detail)
     assert written_under(home) == [f"uploads/{saved.name}"], "only the upload is written"
+
+
+def test_cases_left_out_of_uploads_cannot_be_uploaded(tmp_path):
+    for case in BAD_INPUTS:
+        if case.name not in NOT_UPLOADABLE:
+            continue
+        folder = tmp_path / case.name
+        folder.mkdir()
+        path = case.write(folder)
+        suffix = Path(case.source_name or path.name).suffix.lstrip(".").lower()
+        assert not path.is_file() or suffix not in UPLOAD_TYPES, (
+            f"{case.name} can be uploaded now: remove it from NOT_UPLOADABLE"
+        )

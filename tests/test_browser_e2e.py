@@ -33,7 +33,7 @@ from browser_support import (
 )
 
 from arena_core.data.demo import demo_path
-from arena_core.session.strategy import plan
+from arena_core.session.plan import plan
 from arena_core.store.session_store import SessionStore
 from arena_core.viz.charts import LOSS_TITLE
 

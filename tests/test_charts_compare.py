@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from session_factory import (
+from factories import (
     EPOCHS,
     job_records,
     make_relaunch_pair,

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from core_builders import annotated_frame
+from factories import THREE_THEMES, make_rows, write_dataset
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
@@ -25,9 +25,7 @@ def cli(*args, home):
 
 @pytest.fixture
 def data_file(tmp_path):
-    path = tmp_path / "annotated.csv"
-    annotated_frame(60).to_csv(path, index=False)
-    return path
+    return write_dataset(tmp_path, "csv", make_rows(60, THREE_THEMES), "annotated")
 
 
 HYBRID = ["--strategy", "sentiment=multi-class", "--strategy", "themes=one-vs-all"]

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 
 import psutil
 import pytest
-from jobs_fixtures import ROOT, kill_worker, make_session, wait_for
+from factories import new_session
+from worker_support import kill_worker, wait_for
 
 from arena_core.errors import SessionBusy
 from arena_core.run import control
-from arena_core.run.worker import lock_is_held, run_session, try_slot
+from arena_core.run.progress_record import HEARTBEAT_SECONDS
+from arena_core.run.slots import lock_is_held, try_slot
+from arena_core.run.worker import run_session
 from arena_core.session.manifest import SessionStatus
-from arena_core.session.strategy import plan
+from arena_core.session.plan import plan
 from arena_core.store import paths
-from arena_core.store.progress import HEARTBEAT_SECONDS, read_progress
+from arena_core.store.records import read_progress
 
 LAUNCHER = """
 import sys, time
@@ -47,19 +49,18 @@ def _workers_of(session: str) -> list[psutil.Process]:
 def test_two_simultaneous_launches_start_one_worker_and_cancel_stops_it(home, store, tmp_path):
     # Many epochs so the worker is still training when the test looks (the tiny model trains
     # a 2-epoch job in about half a second); cancel stops it long before the end.
-    session = make_session(
-        store, tmp_path, n_rows=240, strategies={"sentiment": "one-vs-all"}, epochs=40
+    session = new_session(
+        store, "jobs", rows=240, strategies={"sentiment": "one-vs-all"}, epochs=40
     )
     folder = store.session_dir(session)
     start_at = f"{time.time() + 3.0:.3f}"  # both launchers call launch() at this instant
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     launchers = [
         subprocess.Popen(
             [sys.executable, "-c", LAUNCHER, str(home), session, start_at],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=env,
+            cwd=tmp_path,  # the installed package, as a user's script would import it
         )
         for _ in range(2)
     ]
@@ -73,8 +74,8 @@ def test_two_simultaneous_launches_start_one_worker_and_cancel_stops_it(home, st
 
     def training() -> bool:
         progress = read_progress(folder)
-        current = progress.get("current_job")
-        return bool(current) and progress["jobs"][current].get("step", 0) >= 1
+        current = progress.current_job
+        return bool(current) and progress.jobs[current].step >= 1
 
     wait_for(training, timeout=120, what="a job to train")
     assert store.status(session) is SessionStatus.RUNNING
@@ -100,21 +101,19 @@ def test_two_simultaneous_launches_start_one_worker_and_cancel_stops_it(home, st
         control.cancel(store, session)
 
 
-def test_one_slot_queues_the_second_session_until_the_first_ends(store, tmp_path, monkeypatch):
+@pytest.mark.slow  # about 25 s: two sessions trained one after the other
+def test_one_slot_queues_the_second_session_until_the_first_ends(store, monkeypatch):
     monkeypatch.setenv("ARENA_MAX_WORKERS", "1")
-    first = make_session(
-        store, tmp_path, n_rows=120, strategies={"sentiment": "multi-class"}, name="a"
-    )
-    second = make_session(store, tmp_path, strategies={"sentiment": "multi-class"}, name="b")
+    first = new_session(store, "a", rows=120, strategies={"sentiment": "multi-class"})
+    second = new_session(store, "b", rows=60, strategies={"sentiment": "multi-class"})
     first_dir, second_dir = store.session_dir(first), store.session_dir(second)
 
     control.launch(store, first)
-    wait_for(lambda: read_progress(first_dir).get("status") == "running", 120, "a running")
+    wait_for(lambda: read_progress(first_dir).status == "running", 120, "a running")
     control.launch(store, second)
     beat = wait_for(
         lambda: (
-            read_progress(second_dir).get("status") == "queued"
-            and read_progress(second_dir).get("heartbeat")
+            read_progress(second_dir).status == "queued" and read_progress(second_dir).heartbeat
         ),
         60,
         "b's worker to queue",
@@ -124,20 +123,20 @@ def test_one_slot_queues_the_second_session_until_the_first_ends(store, tmp_path
     assert store.status(first) is SessionStatus.RUNNING
     # A queued worker keeps beating, so it reads as alive (a dead one reads 'interrupted').
     wait_for(
-        lambda: read_progress(second_dir).get("heartbeat", 0) > beat,
+        lambda: (read_progress(second_dir).heartbeat or 0) > beat,
         HEARTBEAT_SECONDS * 3,
         "a fresh heartbeat while queued",
     )
     if store.status(first) is SessionStatus.RUNNING:
-        assert read_progress(second_dir)["status"] == "queued"
+        assert read_progress(second_dir).status == "queued"
 
     assert control.wait(store, first, quiet=True, timeout=180) is SessionStatus.COMPLETED
     assert control.wait(store, second, quiet=True, timeout=180) is SessionStatus.COMPLETED
-    assert read_progress(second_dir)["running_since"] >= read_progress(first_dir)["ended_at"]
+    assert read_progress(second_dir).running_since >= read_progress(first_dir).ended_at
 
 
-def test_a_failing_job_is_recorded_and_the_others_complete(store, tmp_path):
-    session = make_session(store, tmp_path, strategies={"sentiment": "one-vs-all"})
+def test_a_failing_job_is_recorded_and_the_others_complete(store):
+    session = new_session(store, "jobs", rows=60, strategies={"sentiment": "one-vs-all"})
 
     def add_a_label_without_examples(manifest):
         # No row has 'ghost': its one-vs-all job has a single class in train and must fail.
@@ -168,19 +167,19 @@ def test_a_failing_job_is_recorded_and_the_others_complete(store, tmp_path):
     assert not lock_is_held(store.home / paths.SLOTS_DIR / "slot-0.lock")
 
 
-def test_queued_worker_that_dies_reads_interrupted_and_cancel_while_queued(store, tmp_path):
-    session = make_session(store, tmp_path, strategies={"sentiment": "multi-class"})
+def test_queued_worker_that_dies_reads_interrupted_and_cancel_while_queued(store):
+    session = new_session(store, "jobs", rows=60, strategies={"sentiment": "multi-class"})
     folder = store.session_dir(session)
     slot = try_slot(store.home, 1)  # this test holds the only slot: the worker must queue
     try:
         control.launch(store, session)
-        wait_for(lambda: read_progress(folder).get("status") == "queued", 60, "the worker to queue")
+        wait_for(lambda: read_progress(folder).status == "queued", 60, "the worker to queue")
         assert store.status(session) is SessionStatus.QUEUED
         kill_worker(folder)
         assert store.status(session) is SessionStatus.INTERRUPTED  # not a phantom 'queued'
 
         control.resume(store, session)
-        wait_for(lambda: read_progress(folder).get("status") == "queued", 60, "the worker to queue")
+        wait_for(lambda: read_progress(folder).status == "queued", 60, "the worker to queue")
         control.cancel(store, session, grace=30)
         manifest = store.load(session)
         assert manifest.status is SessionStatus.CANCELLED

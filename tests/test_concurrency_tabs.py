@@ -19,15 +19,17 @@ from pathlib import Path
 
 import psutil
 import pytest
-from session_factory import make_session, nav_app
+from apptest_support import nav_app
+from factories import make_session
 
 from arena_core.errors import ArenaError
 from arena_core.run import control
 from arena_core.session.manifest import SessionStatus
 from arena_core.store import paths
 from arena_core.store.atomic import atomic_write_json
-from arena_core.store.progress import ACTIVE, read_progress
+from arena_core.store.records import read_progress
 from arena_core.store.session_store import SessionStore
+from arena_core.store.status import ACTIVE
 from ui.common import MONITOR_SESSION
 
 PAGE = "sessions"
@@ -51,10 +53,10 @@ def cleanup(store: SessionStore):
     yield
     for summary in store.list():
         progress = read_progress(store.session_dir(summary.id))
-        if progress.get("pid") == os.getpid():
+        if progress.pid == os.getpid():
             continue
         with contextlib.suppress(ArenaError):
-            if store.status(summary.id) in ACTIVE or progress.get("status") == control.LAUNCHING:
+            if store.status(summary.id) in ACTIVE or progress.status == control.LAUNCHING:
                 control.cancel(store, summary.id, grace=1)
         for process in workers_of(summary.id):  # belt and braces: nothing survives the test
             with contextlib.suppress(psutil.Error):
@@ -98,7 +100,7 @@ import json, sys
 from pathlib import Path
 tmp, session_id, button = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 sys.path.insert(0, sys.argv[4])
-from session_factory import nav_app
+from apptest_support import nav_app
 at = nav_app(tmp, "sessions", timeout=60).run()
 frame = next(d for d in at.dataframe if d.key == "ses_table").value
 at.session_state["ses_table"] = {
@@ -123,7 +125,7 @@ print(json.dumps({
 def tabs_click_together(home: Path, tmp_path: Path, session_id: str, button: str) -> list[dict]:
     """Two tab processes click ``button`` on ``session_id`` at the same instant."""
     nav_app(tmp_path, PAGE)  # write the navigation files once, before both tabs read them
-    env = {**os.environ, "ARENA_HOME": str(home), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "ARENA_HOME": str(home)}  # the installed package; ui/ from cwd
     command = [sys.executable, "-c", TAB, str(tmp_path), session_id, button, str(TESTS)]
     tabs = [
         subprocess.Popen(

@@ -6,15 +6,15 @@ import json
 
 import pandas as pd
 import pytest
-from datasets_factory import FORMATS, make_rows, write_dataset
+from factories import FORMATS, make_rows, write_dataset
 
+from arena_core.data.columns import guess_columns
 from arena_core.data.dataset import (
     ID,
     LANGUAGE,
     ROW,
     TEXT,
     dataset_summary,
-    guess_columns,
     label_column,
     load_dataset,
     normalise,

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from datasets_factory import make_rows
+from factories import make_rows
 
 from arena_core.data.dataset import normalise
 from arena_core.data.demo import demo_options, demo_path

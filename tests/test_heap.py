@@ -4,10 +4,19 @@ import subprocess
 import sys
 
 import pytest
+from tool_support import missing_tool
 
-from arena_core.training.heap import MARGIN, HeapTrimmer, resident_bytes
+from arena_core.training.heap import ENV_HEAP_TRIM, MARGIN, HeapTrimmer, resident_bytes
 
-pytestmark = pytest.mark.skipif(not HeapTrimmer().active, reason="needs glibc and /proc")
+
+@pytest.fixture(autouse=True)
+def glibc_and_proc(monkeypatch):
+    """The trimmer needs glibc's malloc_trim and /proc: without them a loud skip, a failure
+    where tools are required (CI). The variable that turns it off is cleared for each test."""
+    monkeypatch.delenv(ENV_HEAP_TRIM, raising=False)
+    if not HeapTrimmer().active:
+        missing_tool("glibc's malloc_trim and /proc, which HeapTrimmer needs")
+
 
 # Fills the heap with 2 KB blocks, frees most of them (some stay above, so glibc cannot shrink
 # the heap from its top) and prints the resident MiB before and after one trim.

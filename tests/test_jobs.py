@@ -6,15 +6,20 @@ import json
 
 import pandas as pd
 import pytest
-from jobs_fixtures import assert_model_predicts, cli, make_session, write_data
+from factories import THREE_THEMES, make_rows, new_session, write_dataset
+from worker_support import assert_model_predicts, cli
 
 from arena_core.data.splits import write_split
 from arena_core.errors import ArenaError, SessionBusy
 from arena_core.run import control
-from arena_core.run.worker import run_session, try_lock
+from arena_core.run.slots import try_lock
+from arena_core.run.worker import run_session
 from arena_core.session.manifest import SessionStatus
-from arena_core.session.strategy import plan
+from arena_core.session.plan import plan
 from arena_core.store import paths
+
+# Sentiment multi-class + 3 themes one-vs-all: 4 jobs.
+HYBRID = {"sentiment": "multi-class", "themes": "one-vs-all"}
 
 
 def test_parse_overrides_types():
@@ -35,8 +40,8 @@ def test_parse_overrides_types():
         control.parse_overrides(["epochs"])
 
 
-def test_control_refuses_what_makes_no_sense(store, tmp_path):
-    session = make_session(store, tmp_path)
+def test_control_refuses_what_makes_no_sense(store):
+    session = new_session(store, "jobs", rows=60, keys=THREE_THEMES, strategies=HYBRID)
     info = control.session_status(store, session)
     assert info["status"] == "ready"
     assert [j["id"] for j in info["jobs"]] == [j.id for j in plan(store.load(session))]
@@ -49,8 +54,8 @@ def test_control_refuses_what_makes_no_sense(store, tmp_path):
         control.relaunch(store, session, {"epoch": 2})
 
 
-def test_worker_refuses_a_session_it_does_not_hold(store, tmp_path):
-    session = make_session(store, tmp_path)
+def test_worker_refuses_a_session_it_does_not_hold(store):
+    session = new_session(store, "jobs", rows=60, keys=THREE_THEMES, strategies=HYBRID)
     held = try_lock(store.session_dir(session) / paths.WORKER_LOCK)
     try:
         with pytest.raises(SessionBusy, match="already running"):
@@ -60,8 +65,8 @@ def test_worker_refuses_a_session_it_does_not_hold(store, tmp_path):
     assert store.load(session).status is SessionStatus.READY  # nothing changed
 
 
-def test_tampered_split_fails_the_session_before_training(store, tmp_path):
-    session = make_session(store, tmp_path)
+def test_tampered_split_fails_the_session_before_training(store):
+    session = new_session(store, "jobs", rows=60, keys=THREE_THEMES, strategies=HYBRID)
     folder = store.session_dir(session)
     split = pd.read_parquet(folder / paths.SPLIT_FILE)
     split.loc[0, "split"] = "validation" if split.loc[0, "split"] == "train" else "train"
@@ -77,7 +82,7 @@ def test_tampered_split_fails_the_session_before_training(store, tmp_path):
 
 
 def test_new_wait_status_relaunch_and_models_predict(home, store, tmp_path):
-    data = write_data(tmp_path, 60, "hybrid")
+    data = write_dataset(tmp_path, "csv", make_rows(60, THREE_THEMES), "hybrid")
     done = cli(
         home,
         "new",
@@ -85,7 +90,7 @@ def test_new_wait_status_relaunch_and_models_predict(home, store, tmp_path):
         "--text-col=text",
         "--annotation-col=annotation",
         "--strategy=sentiment=multi-class",
-        "--strategy=topic=one-vs-all",
+        "--strategy=themes=one-vs-all",
         "--model=tiny",
         "--epochs=1",
         "--wait",
@@ -126,8 +131,8 @@ def test_new_wait_status_relaunch_and_models_predict(home, store, tmp_path):
             assert_model_predicts(out / paths.JOB_MODEL, job.labels)
 
 
-def test_resume_refused_for_completed_session(store, tmp_path):
-    session = make_session(store, tmp_path, strategies={"sentiment": "multi-class"})
+def test_resume_refused_for_completed_session(store):
+    session = new_session(store, "jobs", rows=60, strategies={"sentiment": "multi-class"})
     assert run_session(store, session) is SessionStatus.COMPLETED
     with pytest.raises(ArenaError, match="completed, so it cannot be resumed"):
         control.resume(store, session)

@@ -22,7 +22,8 @@ from legacy_fixtures import (
 from arena_core.data.splits import read_split
 from arena_core.errors import ArenaError, ManifestError
 from arena_core.legacy.importer import import_legacy, manifest_from_folder
-from arena_core.session.manifest import SessionStatus, check, file_sha256, read_manifest
+from arena_core.session.check import check
+from arena_core.session.manifest import SessionStatus, file_sha256, read_manifest
 from arena_core.store import paths
 
 ROOT = Path(__file__).resolve().parent.parent

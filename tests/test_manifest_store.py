@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from core_builders import annotated_frame, dataset_of, settings
+from factories import new_session
 
 from arena_core.errors import InvalidSessionId, ManifestError, SessionNotFound
-from arena_core.session.create import create_relaunch, create_session, prepare
+from arena_core.session.create import create_relaunch
 from arena_core.session.manifest import SessionStatus, read_manifest, write_manifest
 from arena_core.store import paths
 
 
 @pytest.fixture
 def session(store):
-    return create_session(store, prepare(dataset_of(annotated_frame()), settings(), "sha"))
+    return store.load(new_session(store))
 
 
 def test_truncated_manifest_falls_back_to_backup_with_warning(store, session):

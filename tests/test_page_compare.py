@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from session_factory import KINDS, make_relaunch_pair, make_session, nav_app
+from apptest_support import nav_app
+from factories import KINDS, make_relaunch_pair, make_session
 
 from ui.common import COMPARE_SESSIONS
 

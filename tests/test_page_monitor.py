@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from session_factory import KINDS, append_eval, make_session, nav_app, refresh_heartbeat
+from apptest_support import nav_app
+from factories import KINDS, append_eval, make_session, refresh_heartbeat
 
 from arena_core.store import paths
 from arena_core.store.metrics_log import truncate_job_after

@@ -9,19 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pages_fixtures import page_test, populated_store, small_data, texts_of
+from apptest_support import page_test, texts_of
+from factories import SENTIMENTS, new_session, populated_store
 
-from arena_core.data.dataset import load_dataset
-from arena_core.session.create import SessionSettings, create_session, prepare
-from arena_core.session.manifest import SplitSettings, TrainingConfig, file_sha256
+from arena_core.run import control
 from arena_core.store import paths
 from arena_core.store.session_store import SessionStore
 from arena_core.training.predict import load_count
 from ui.common import PREDICT
-
-jobs = pytest.importorskip(
-    "arena_core.run.control", reason="arena_core.run.control trains the session"
-)
 
 
 def test_predict_on_an_empty_store_points_to_sessions(home):
@@ -44,17 +39,15 @@ def trained(tmp_path_factory) -> tuple[SessionStore, str]:
     """A session really trained by the worker: sentiment multi-class + 2 themes one-vs-all."""
     folder = tmp_path_factory.mktemp("predict")
     store = SessionStore(folder / "arena_home")
-    path, options = small_data(folder)
-    settings = SessionSettings(
+    session_id = new_session(
+        store,
+        "trained",
+        rows=36,
+        keys={"sentiment": SENTIMENTS, "themes": ["economy", "sports"]},
         strategies={"sentiment": "multi-class", "themes": "one-vs-all"},
-        split=SplitSettings(val_ratio=0.25, seed=1),
-        training=TrainingConfig(model="tiny", epochs=1, batch_size=16, logging_steps=2),
-        name="trained",
     )
-    prepared = prepare(load_dataset(path, options), settings, file_sha256(path))
-    session_id = create_session(store, prepared).id
-    jobs.launch(store, session_id)
-    status = jobs.wait(store, session_id, poll=0.5, quiet=True, timeout=240)
+    control.launch(store, session_id)
+    status = control.wait(store, session_id, poll=0.5, quiet=True, timeout=240)
     assert status.value == "completed", (store.session_dir(session_id) / "worker.log").read_text()
     return store, session_id
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from session_factory import KINDS, make_session, nav_app
+from apptest_support import nav_app
+from factories import KINDS, make_session
 
 from arena_core.errors import ArenaError
 from arena_core.session.manifest import STRATEGY_FIELDS

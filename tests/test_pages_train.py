@@ -7,21 +7,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pages_fixtures import (
-    dataset_state,
-    demo_state,
-    page_test,
-    populated_store,
-    small_data,
-    texts_of,
-)
+from apptest_support import dataset_state, demo_state, page_test, texts_of
+from factories import make_rows, options, populated_store, write_dataset
+from test_bad_inputs import BAD_INPUTS
 
 from arena_core.data.demo import demo_path
+from arena_core.data.uploads import safe_upload_name, save_upload
 from arena_core.errors import ArenaError
 from arena_core.run import control
 from arena_core.store.session_store import SessionStore
 from ui.common import DATASET, DATASET_PATH, DATASET_SOURCE, HOME, MONITOR_SESSION, STRATEGY
-from ui.dataset_state import IS_DEMO, safe_upload_name, save_upload
+from ui.dataset_state import IS_DEMO
 
 TRAIN_PAGES = [HOME, DATASET, STRATEGY]
 
@@ -62,15 +58,16 @@ def test_home_monitor_button_opens_the_monitor(store):
     assert at.session_state[MONITOR_SESSION] == ids["failed"]
 
 
-def test_try_the_demo_lands_on_strategy_with_one_epoch(home):
+def test_try_the_demo_lands_on_strategy_with_automatic_length(home):
     at = page_test(HOME)
     at.button(key="home_demo").click().run()
     assert not at.exception
     assert at.session_state[DATASET_PATH] == str(demo_path())
     assert at.session_state[IS_DEMO] is True
     assert at.title[0].value == "Strategy"
-    assert at.number_input(key="st_epochs").value == 1
+    assert at.number_input(key="st_epochs").value == 0  # 0 = sized by the step budget
     assert "This session will train 5 models" in texts_of(at, "subheader")
+    assert any("optimizer steps" in text for text in texts_of(at, "caption"))
 
 
 # ---------------------------------------------------------------- dataset page
@@ -89,18 +86,18 @@ def test_dataset_demo_shows_one_chart_per_key(home):
 
 
 def test_dataset_min_examples_marks_dropped_labels(tmp_path, home):
-    path, options = small_data(tmp_path)
-    at = page_test(DATASET, dataset_state(path, options))
+    path = write_dataset(tmp_path, "csv", make_rows(36), "small")
+    at = page_test(DATASET, dataset_state(path, options(lang_col=None)))
     at.number_input(key="ds_min_examples").set_value(13).run()
     assert not at.exception
     assert at.session_state["dataset_min_examples"] == 13
     dropped = [c for c in texts_of(at, "caption") if c.startswith("Dropped")]
-    # 36 rows: each sentiment has 12 (dropped), each theme 18 (kept)
+    # 36 rows: each sentiment has 12 (dropped), each theme 16 or 18 (kept)
     assert dropped == ["Dropped (fewer than 13 examples): negative, neutral, positive"]
 
 
 def test_upload_is_saved_inside_uploads_under_a_safe_name(tmp_path, home):
-    path, _ = small_data(tmp_path)
+    path = write_dataset(tmp_path, "csv", make_rows(36), "small")
     at = page_test(DATASET)
     at.file_uploader(key="ds_upload").upload("../../my data?.csv", path.read_bytes(), "text/csv")
     at.run()
@@ -157,10 +154,6 @@ def test_garbage_upload_shows_one_error(home):
 
 
 def _bad_inputs():
-    try:
-        from test_bad_inputs import BAD_INPUTS
-    except ImportError:
-        return []
     wanted = {
         "binary_garbage",
         "pdf_named_csv",
@@ -219,8 +212,8 @@ def test_impossible_strategy_disables_launch_with_the_reason(home):
 
 
 def test_per_language_is_disabled_without_languages(tmp_path, home):
-    path, options = small_data(tmp_path)
-    at = page_test(STRATEGY, dataset_state(path, options))
+    path = write_dataset(tmp_path, "csv", make_rows(36), "small")
+    at = page_test(STRATEGY, dataset_state(path, options(lang_col=None)))
     assert not at.exception
     assert at.toggle(key="st_per_language").disabled
 

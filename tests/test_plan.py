@@ -7,15 +7,16 @@ import random
 
 import pandas as pd
 import pytest
-from core_builders import annotated_frame, dataset_of, settings
+from factories import THREE_THEMES, make_frame, normalised, settings
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from arena_core.errors import EmptyPlanError, StrategyError
+from arena_core.session.check import check, is_complete
 from arena_core.session.create import create_session, prepare
-from arena_core.session.manifest import check, is_complete
-from arena_core.session.strategy import Strategy, auto_strategy, plan
+from arena_core.session.plan import plan
+from arena_core.session.strategy import Strategy, auto_strategy
 from arena_core.store import paths
 from arena_core.store.session_store import SessionStore
 
@@ -29,7 +30,7 @@ def _jobs(jobs):
 
 def test_hybrid_one_multiclass_key_and_one_one_vs_all_key_gives_4_jobs(store):
     prepared = prepare(
-        dataset_of(annotated_frame()),
+        normalised(make_frame(60, THREE_THEMES)),
         settings({"sentiment": "multi-class", "themes": "one-vs-all"}),
         "sha",
     )
@@ -50,13 +51,13 @@ def test_hybrid_one_multiclass_key_and_one_one_vs_all_key_gives_4_jobs(store):
 
 
 def test_multiclass_with_two_keys_gives_2_jobs(store):
-    frame = annotated_frame()
+    frame = make_frame(60, THREE_THEMES)
     frame["annotation"] = [
         json.dumps({"sentiment": json.loads(a)["sentiment"], "topic": ["a", "b"][i % 2]})
         for i, a in enumerate(frame["annotation"])
     ]
     prepared = prepare(
-        dataset_of(frame), settings({"sentiment": "multi-class", "topic": "multi-class"}), "sha"
+        normalised(frame), settings({"sentiment": "multi-class", "topic": "multi-class"}), "sha"
     )
     saved = create_session(store, prepared)
     jobs = plan(store.load(saved.id))
@@ -67,10 +68,10 @@ def test_multiclass_with_two_keys_gives_2_jobs(store):
 
 
 def test_filtered_labels_stay_dropped_after_reload(store):
-    frame = annotated_frame(60)
+    frame = make_frame(60, THREE_THEMES)
     # one 'mixed' sentiment seen once: below min_examples=2, must be dropped and recorded
     frame.loc[0, "annotation"] = json.dumps({"sentiment": "mixed", "themes": ["economy"]})
-    prepared = prepare(dataset_of(frame), settings({"sentiment": "multi-class"}), "sha")
+    prepared = prepare(normalised(frame), settings({"sentiment": "multi-class"}), "sha")
     assert "mixed" not in prepared.manifest.keys["sentiment"].labels
     saved = create_session(store, prepared)
     reloaded = store.load(saved.id)
@@ -82,7 +83,7 @@ def test_filtered_labels_stay_dropped_after_reload(store):
 
 def test_per_language_hybrid_repeats_jobs_per_language(store):
     prepared = prepare(
-        dataset_of(annotated_frame(80)),
+        normalised(make_frame(80, THREE_THEMES)),
         settings({"sentiment": "multi-class", "themes": "one-vs-all"}, per_language=True),
         "sha",
     )
@@ -104,20 +105,22 @@ def test_auto_rule():
 
 def test_multiclass_on_multi_valued_key_is_refused_with_rows(store):
     with pytest.raises(StrategyError, match=r"'themes' cannot be multi-class.*rows"):
-        prepare(dataset_of(annotated_frame()), settings({"themes": "multi-class"}), "sha")
+        prepare(
+            normalised(make_frame(60, THREE_THEMES)), settings({"themes": "multi-class"}), "sha"
+        )
     assert not store.sessions_root.exists()
 
 
 def test_plan_of_zero_models_is_refused_before_anything_is_written(store):
-    frame = annotated_frame(30)
+    frame = make_frame(30, THREE_THEMES)
     frame["annotation"] = json.dumps({"sentiment": "positive"})  # a single value everywhere
     with pytest.raises(EmptyPlanError, match="0 models"):
-        prepare(dataset_of(frame), settings({"sentiment": "multi-class"}), "sha")
+        prepare(normalised(frame), settings({"sentiment": "multi-class"}), "sha")
     assert not store.home.exists()
 
 
 def test_unknown_strategy_and_unknown_key_are_clear_errors():
-    dataset = dataset_of(annotated_frame())
+    dataset = normalised(make_frame(60, THREE_THEMES))
     with pytest.raises(StrategyError, match="Unknown strategy 'binary'"):
         prepare(dataset, settings({"sentiment": "binary"}), "sha")
     with pytest.raises(StrategyError, match="unknown key"):
@@ -128,7 +131,7 @@ def test_unknown_strategy_and_unknown_key_are_clear_errors():
 
 
 def test_manifest_without_the_four_strategy_fields_is_flagged_by_name(store):
-    prepared = prepare(dataset_of(annotated_frame()), settings(), "sha")
+    prepared = prepare(normalised(make_frame(60, THREE_THEMES)), settings(), "sha")
     saved = create_session(store, prepared)
     path = store.session_dir(saved.id) / paths.MANIFEST
     raw = json.loads(path.read_text())
@@ -143,7 +146,10 @@ def test_manifest_without_the_four_strategy_fields_is_flagged_by_name(store):
 
 def test_inconsistent_fields_are_flagged(store):
     saved = create_session(
-        store, prepare(dataset_of(annotated_frame()), settings({"themes": "one-vs-all"}), "sha")
+        store,
+        prepare(
+            normalised(make_frame(60, THREE_THEMES)), settings({"themes": "one-vs-all"}), "sha"
+        ),
     )
     folder = store.session_dir(saved.id)
     manifest = store.load(saved.id)
@@ -154,7 +160,9 @@ def test_inconsistent_fields_are_flagged(store):
 
 
 def test_split_hash_mismatch_is_flagged(store):
-    saved = create_session(store, prepare(dataset_of(annotated_frame()), settings(), "sha"))
+    saved = create_session(
+        store, prepare(normalised(make_frame(60, THREE_THEMES)), settings(), "sha")
+    )
     folder = store.session_dir(saved.id)
     frame = pd.read_parquet(folder / paths.SPLIT_FILE)
     frame.loc[0, "split"] = "test" if frame.loc[0, "split"] != "test" else "train"
@@ -215,7 +223,7 @@ def test_round_trip_save_load_plan_equals_in_memory_plan(tmp_path_factory, spec)
     strategies = {name: strategy for name, _, _, strategy in spec["keys"]}
     try:
         prepared = prepare(
-            dataset_of(_frame_for(spec)),
+            normalised(_frame_for(spec)),
             settings(
                 strategies, per_language=spec["per_language"], min_examples=spec["min_examples"]
             ),

@@ -3,6 +3,8 @@
 Tests run as root, where chmod cannot make ARENA_HOME read-only, and a full disk cannot be
 made on demand: those two faults are injected at the exact OS calls that write (mkdir, open
 for writing, rename, link) under ARENA_HOME; everything else runs for real, the training too.
+The injected-fault tests are marked slow (``python -m pytest -m slow``); the damaged worker
+files are read in the default run.
 """
 
 from __future__ import annotations
@@ -15,14 +17,22 @@ import os
 from pathlib import Path
 
 import pytest
-from pages_fixtures import demo_state, page_test, texts_of
-from session_factory import make_session, nav_app
+from apptest_support import demo_state, nav_app, page_test, texts_of
+from factories import (
+    demo_dataset,
+    make_rows,
+    make_session,
+    new_session,
+    prepared_session,
+    write_dataset,
+)
 
 from arena_core.cli.main import main
 from arena_core.errors import StorageError
 from arena_core.run import control
-from arena_core.session.create import create_relaunch, create_session, prepare
-from arena_core.session.manifest import SessionStatus, check, is_complete, read_manifest
+from arena_core.session.check import check, is_complete
+from arena_core.session.create import create_relaunch, create_session
+from arena_core.session.manifest import SessionStatus, read_manifest
 from arena_core.store import paths
 from arena_core.store.metrics_log import read_metrics
 from arena_core.store.session_store import SessionStore
@@ -121,18 +131,13 @@ def assert_nothing_half_created(
 
 
 def demo_prepared():
-    from pages_fixtures import demo_dataset
-
-    from arena_core.session.create import SessionSettings
-    from arena_core.session.manifest import TrainingConfig
-
-    settings = SessionSettings(name="faults", training=TrainingConfig(model="tiny", epochs=1))
-    return prepare(demo_dataset(), settings, "0" * 64)
+    return prepared_session("faults", dataset=demo_dataset())
 
 
 # ---------------------------------------------------------------- creating sessions
 
 
+@pytest.mark.slow  # injected fault
 def test_create_on_a_read_only_home_says_so_and_writes_nothing(monkeypatch, home):
     store = SessionStore(home)
     prepared = demo_prepared()
@@ -143,6 +148,7 @@ def test_create_on_a_read_only_home_says_so_and_writes_nothing(monkeypatch, home
     assert not home.exists()
 
 
+@pytest.mark.slow  # injected fault
 def test_disk_full_at_every_write_of_a_create_leaves_no_session(monkeypatch, tmp_path):
     prepared = demo_prepared()
     with monkeypatch.context() as patch:
@@ -164,6 +170,7 @@ def test_disk_full_at_every_write_of_a_create_leaves_no_session(monkeypatch, tmp
         assert is_complete(check(manifest, store.session_dir(manifest.id)))
 
 
+@pytest.mark.slow  # injected fault
 def test_disk_full_during_a_relaunch_leaves_the_parent_alone(monkeypatch, store):
     parent = create_session(store, demo_prepared())
     before = set(os.listdir(store.sessions_root))
@@ -186,6 +193,7 @@ def test_disk_full_during_a_relaunch_leaves_the_parent_alone(monkeypatch, store)
     assert child.parent == parent.id
 
 
+@pytest.mark.slow  # injected fault
 def test_disk_full_while_staging_leaves_no_hidden_folder(monkeypatch, store):
     prepared = demo_prepared()
     store.sessions_root.mkdir(parents=True)
@@ -196,10 +204,9 @@ def test_disk_full_while_staging_leaves_no_hidden_folder(monkeypatch, store):
     assert_nothing_half_created(store)
 
 
+@pytest.mark.slow  # injected fault
 def test_cli_new_on_a_read_only_home_prints_one_error_line(monkeypatch, home, tmp_path, capsys):
-    from pages_fixtures import small_data
-
-    path, _ = small_data(tmp_path)
+    path = write_dataset(tmp_path, "csv", make_rows(36), "small")
     DiskFault(monkeypatch, home, errno.EROFS)
     code = main(
         ["--home", str(home), "new", str(path), "--annotation-col", "annotation"]
@@ -212,6 +219,7 @@ def test_cli_new_on_a_read_only_home_prints_one_error_line(monkeypatch, home, tm
     assert not home.exists()
 
 
+@pytest.mark.slow  # injected fault
 def test_strategy_page_launch_on_a_read_only_home_shows_one_error(monkeypatch, home):
     at = page_test(STRATEGY, demo_state())
     at.radio(key="st_model").set_value("tiny").run()
@@ -225,10 +233,9 @@ def test_strategy_page_launch_on_a_read_only_home_shows_one_error(monkeypatch, h
     assert not at.button(key="st_launch").disabled, "the launch can be retried"
 
 
+@pytest.mark.slow  # injected fault
 def test_dataset_page_upload_on_a_full_disk_shows_one_error(monkeypatch, home, tmp_path):
-    from pages_fixtures import small_data
-
-    path, _ = small_data(tmp_path)
+    path = write_dataset(tmp_path, "csv", make_rows(36), "small")
     at = page_test(DATASET)
     DiskFault(monkeypatch, home, errno.ENOSPC)
     at.file_uploader(key="ds_upload").upload("small.csv", path.read_bytes(), "text/csv").run()
@@ -237,6 +244,7 @@ def test_dataset_page_upload_on_a_full_disk_shows_one_error(monkeypatch, home, t
     assert DATASET_PATH not in at.session_state
 
 
+@pytest.mark.slow  # injected fault
 def test_status_change_on_a_read_only_home_is_a_storage_error(monkeypatch, store):
     manifest = create_session(store, demo_prepared())
     (store.session_dir(manifest.id) / "manifest.lock").unlink(missing_ok=True)
@@ -249,14 +257,10 @@ def test_status_change_on_a_read_only_home_is_a_storage_error(monkeypatch, store
 # ---------------------------------------------------------------- disk full while training
 
 
-def one_job_session(store: SessionStore, tmp_path: Path, **training) -> str:
+def one_job_session(store: SessionStore, **training) -> str:
     """A 'ready' session of a single multi-class job (tiny model, 2 epochs by default)."""
-    from jobs_fixtures import make_session as make_job_session
-
     values = {"epochs": 2, "batch_size": 8, "logging_steps": 2, **training}
-    return make_job_session(
-        store, tmp_path, n_rows=48, strategies={"sentiment": "multi-class"}, **values
-    )
+    return new_session(store, "jobs", rows=48, strategies={"sentiment": "multi-class"}, **values)
 
 
 def assert_session_sound(store: SessionStore, session_id: str) -> None:
@@ -269,6 +273,7 @@ def assert_session_sound(store: SessionStore, session_id: str) -> None:
         json.loads(raw)  # every complete line is a record
 
 
+@pytest.mark.slow  # injected fault
 def test_disk_full_on_the_second_checkpoint_fails_the_session_and_resume_finishes(
     monkeypatch, store, tmp_path
 ):
@@ -279,7 +284,7 @@ def test_disk_full_on_the_second_checkpoint_fails_the_session_and_resume_finishe
 
     # 3 epochs: the last epoch writes no checkpoint (it would be deleted at once), so the
     # second checkpoint is the one at the end of epoch 2.
-    session_id = one_job_session(store, tmp_path, epochs=3)
+    session_id = one_job_session(store, epochs=3)
     folder = store.session_dir(session_id)
     job_id = store.load(session_id).plan[0].id
     checkpoints = paths.job_dir(folder, job_id) / paths.JOB_CHECKPOINT
@@ -339,11 +344,12 @@ class _HalfWrite:
         self._handle.close()
 
 
+@pytest.mark.slow  # injected fault
 def test_disk_full_on_a_metrics_write_fails_the_session_cleanly(monkeypatch, store, tmp_path):
     from arena_core.run.worker import run_session
     from arena_core.store import metrics_log as metrics_module
 
-    session_id = one_job_session(store, tmp_path, epochs=1)
+    session_id = one_job_session(store, epochs=1)
     folder = store.session_dir(session_id)
     metrics_path = folder / paths.METRICS
     appends = []

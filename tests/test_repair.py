@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from factories import THREE_THEMES, new_session
 from legacy_fixtures import (
     ambiguous,
     complete_hybrid,
@@ -20,8 +20,10 @@ from legacy_fixtures import (
 from arena_core.errors import RepairRefused
 from arena_core.legacy import repair
 from arena_core.legacy.importer import import_legacy
-from arena_core.session.manifest import SessionStatus, check, is_complete
-from arena_core.session.strategy import Strategy, plan
+from arena_core.session.check import check, is_complete
+from arena_core.session.manifest import SessionStatus
+from arena_core.session.plan import plan
+from arena_core.session.strategy import Strategy
 from arena_core.store import paths
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,16 +201,8 @@ def test_complete_session_needs_no_repair(store, tmp_path):
 
 @pytest.fixture
 def native(store):
-    from core_builders import annotated_frame, dataset_of, settings
-
-    from arena_core.session.create import create_session, prepare
-
-    prepared = prepare(
-        dataset_of(annotated_frame(60)),
-        settings({"sentiment": "multi-class", "themes": "one-vs-all"}),
-        "sha",
-    )
-    return create_session(store, prepared).id
+    strategies = {"sentiment": "multi-class", "themes": "one-vs-all"}
+    return new_session(store, "native", rows=60, keys=THREE_THEMES, strategies=strategies)
 
 
 def _strip(store, session_id, *names):
@@ -262,14 +256,10 @@ def test_native_inconsistent_lists_rewritten_from_key_strategies(store, native):
 # ---------------------------------------------------------------- relaunch
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("arena_core.run.worker") is None,
-    reason="arena_core.run.worker is missing: the repaired session cannot be trained yet",
-)
 def test_relaunch_of_repaired_hybrid_trains_every_job(store, tmp_path):
     from arena_core.run.worker import run_session
     from arena_core.session.create import create_relaunch
-    from arena_core.store.progress import read_progress
+    from arena_core.store.records import JobStatus, read_progress
 
     session = imported(store, tmp_path, incomplete_hybrid)
     with pytest.raises(Exception, match="repair"):
@@ -278,6 +268,6 @@ def test_relaunch_of_repaired_hybrid_trains_every_job(store, tmp_path):
     child = create_relaunch(store, session, {"model": "tiny", "epochs": 1})
     assert child.parent == session and child.origin == "native" and len(child.plan) == 4
     assert run_session(store, child.id) is SessionStatus.COMPLETED
-    jobs = read_progress(store.session_dir(child.id))["jobs"]
-    assert len(jobs) == 4 and all(j["status"] == "completed" for j in jobs.values())
+    jobs = read_progress(store.session_dir(child.id)).jobs
+    assert len(jobs) == 4 and all(j.status is JobStatus.COMPLETED for j in jobs.values())
     assert store.load(session).status is SessionStatus.IMPORTED  # the parent is untouched

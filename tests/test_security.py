@@ -11,16 +11,16 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from apptest_support import page_test
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pages_fixtures import page_test
 
 from arena_core.cli.main import main
+from arena_core.data.uploads import safe_upload_name, save_upload
 from arena_core.errors import InvalidSessionId, ModelLoadError
 from arena_core.store import paths
 from arena_core.training.models import ENV_MODEL_ROOTS, resolve_model
 from ui.common import DATASET, DATASET_PATH
-from ui.dataset_state import safe_upload_name, save_upload
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("arena_core", "app_pages", "ui", "app.py")
@@ -99,7 +99,7 @@ def test_any_accepted_id_is_one_folder_inside_the_sessions_folder(tmp_path_facto
     ],
 )
 def test_imported_legacy_folder_names_become_valid_ids(folder_name):
-    from arena_core.legacy.importer import _session_id
+    from arena_core.legacy.build import _session_id
 
     assert paths.validate_session_id(_session_id(folder_name))
 
@@ -344,7 +344,7 @@ def test_model_roots_leave_builtin_models_and_the_cache_rule_alone(monkeypatch, 
 
 
 def test_strategy_page_refuses_a_model_outside_the_roots(monkeypatch, home, model_folders):
-    from pages_fixtures import demo_state, texts_of
+    from apptest_support import demo_state, texts_of
 
     from ui.common import STRATEGY
 
@@ -363,7 +363,7 @@ def test_strategy_page_refuses_a_model_outside_the_roots(monkeypatch, home, mode
 
 
 def test_worker_refuses_a_model_outside_the_roots(monkeypatch, store, tmp_path, model_folders):
-    from session_factory import new_session
+    from factories import new_session
 
     from arena_core.run.worker import run_session
     from arena_core.session.manifest import SessionStatus

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from trainer_fixtures import SENTIMENTS, THEMES, make_split, make_table, tiny_config
+from factories import SENTIMENTS, make_split, tiny_config, trainer_table
 
 from arena_core.errors import StrategyError, TrainingError
 from arena_core.session.strategy import ModelJob, Strategy, negative_label
@@ -24,6 +24,16 @@ from arena_core.training.trainer import (
     prepare_encodings,
     train_job,
 )
+
+THEMES = ["price", "service", "quality"]
+KEYS = {"sentiment": SENTIMENTS, "themes": THEMES}
+
+
+def trainer_config(**overrides):
+    """``tiny_config`` trained harder (2 epochs at a high learning rate), so 120 rows learn."""
+    values = {"epochs": 2, "learning_rate": 1e-3, "max_length": 64, "eval_batch_size": 64}
+    return tiny_config(**{**values, **overrides})
+
 
 MULTI_CLASS = ModelJob(
     id="sentiment__multi-class", key="sentiment", strategy=Strategy.MULTI_CLASS, labels=SENTIMENTS
@@ -57,7 +67,7 @@ def one_torch_thread():
 
 @pytest.fixture(scope="module")
 def data():
-    table = make_table(120, seed=0)
+    table = trainer_table(120, KEYS, seed=0)
     return table, make_split(table, seed=0)
 
 
@@ -131,22 +141,22 @@ def test_multi_class_trains_reports_and_loads_in_a_pipeline(data, tmp_path):
     out = tmp_path / "job"
     report = train_job(
         MULTI_CLASS,
-        tiny_config(class_weights=True),
+        trainer_config(class_weights=True),
         table,
         split,
         out,
         metrics,
         on_progress=lambda step, total: progress.append((step, total)),
     )
-    assert report["status"] == "completed" and report["best_epoch"] in (1, 2)
-    assert report["n_train"] == 72 and report["n_validation"] == 24 and report["n_test"] == 24
-    assert set(report["metrics"]["per_label"]) == set(SENTIMENTS)
-    assert np.array(report["metrics"]["confusion_matrix"]).sum() == 24
-    assert 0 <= report["metrics"]["macro_f1"] <= 1 and report["test_metrics"]["n"] == 24
-    assert report["timings"]["samples_per_second"] > 0
-    assert json.loads((out / paths.JOB_REPORT).read_text())["best_step"] == report["best_step"]
+    assert report.status == "completed" and report.best_epoch in (1, 2)
+    assert report.n_train == 72 and report.n_validation == 24 and report.n_test == 24
+    assert set(report.metrics["per_label"]) == set(SENTIMENTS)
+    assert np.array(report.metrics["confusion_matrix"]).sum() == 24
+    assert 0 <= report.metrics["macro_f1"] <= 1 and report.test_metrics["n"] == 24
+    assert report.timings.samples_per_second > 0
+    assert json.loads((out / paths.JOB_REPORT).read_text())["best_step"] == report.best_step
     assert not (out / paths.JOB_CHECKPOINT).exists()  # removed once the job completed
-    assert progress[-1] == (report["global_step"], report["global_step"]) == (10, 10)
+    assert progress[-1] == (report.global_step, report.global_step) == (10, 10)
 
     records = job_records(metrics.path, MULTI_CLASS.id)
     kinds = Counter(r["kind"] for r in records)
@@ -165,7 +175,7 @@ def test_multi_class_trains_reports_and_loads_in_a_pipeline(data, tmp_path):
 
 def test_encodings_are_cached_and_checked(data, tmp_path):
     table, _ = data
-    config = tiny_config()
+    config = trainer_config()
     cache = tmp_path / "tokens.npz"
     tokenizer, encoded = prepare_encodings(config, table["text"].tolist(), cache)
     assert cache.is_file() and len(encoded) == len(table)
@@ -174,14 +184,14 @@ def test_encodings_are_cached_and_checked(data, tmp_path):
     assert loaded.input_ids == encoded.input_ids and loaded.fingerprint == encoded.fingerprint
     shorter = encode_texts_cached(tokenizer, table["text"].tolist(), 8, cache)
     assert max(shorter.lengths) == 8 and Encoded.load(cache).max_length == 8  # stale: rewritten
-    long = tiny_config(max_length=4096)
+    long = trainer_config(max_length=4096)
     assert prepare_encodings(long, ["x"])[1].max_length == 512  # capped by the model
 
 
 def test_one_vs_all_job_reuses_session_encodings(data, tmp_path):
     table, split = data
     job = one_vs_all("service")
-    config = tiny_config(epochs=1)
+    config = trainer_config(epochs=1)
     tokenizer, encoded = prepare_encodings(config, table["text"].tolist())
     report = train_job(
         job,
@@ -193,17 +203,17 @@ def test_one_vs_all_job_reuses_session_encodings(data, tmp_path):
         encoded=encoded,
         tokenizer=tokenizer,
     )
-    assert report["metrics"]["labels"] == ["not_service", "service"]
-    assert sum(report["train_class_counts"].values()) == report["n_train"]
+    assert report.metrics["labels"] == ["not_service", "service"]
+    assert sum(report.train_class_counts.values()) == report.n_train
     assert predict_texts(tmp_path / paths.JOB_MODEL, ["staff"])[0]["label"] in job.labels
 
 
 def test_multi_label_thresholds_are_saved_and_used(data, tmp_path):
     table, split = data
     report = train_job(
-        MULTI_LABEL, tiny_config(), table, split, tmp_path, MetricsWriter(tmp_path / "m.jsonl")
+        MULTI_LABEL, trainer_config(), table, split, tmp_path, MetricsWriter(tmp_path / "m.jsonl")
     )
-    thresholds = report["thresholds"]
+    thresholds = report.thresholds
     assert set(thresholds) == set(THEMES)
     assert all(0.05 <= t <= 0.95 for t in thresholds.values())
     config_path = tmp_path / paths.JOB_MODEL / "config.json"
@@ -211,7 +221,7 @@ def test_multi_label_thresholds_are_saved_and_used(data, tmp_path):
     assert config["thresholds"] == thresholds
     assert config["problem_type"] == "multi_label_classification"
     assert config["attention_probs_dropout_prob"] == 0.0  # TrainingConfig's default, applied
-    assert "micro_f1" in report["metrics"] and "macro_f1_at_0.5" in report["metrics"]
+    assert "micro_f1" in report.metrics and "macro_f1_at_0.5" in report.metrics
 
     texts = ["price staff quality", "nothing here"]
     for forced, expected in ((0.0, THEMES), (1.01, [])):
@@ -225,11 +235,11 @@ def test_multi_label_thresholds_are_saved_and_used(data, tmp_path):
 
 def test_resume_continues_without_duplicated_steps(data, tmp_path):
     table, split = data
-    config = tiny_config(epochs=3, logging_steps=1, checkpoint_every_steps=3)
+    config = trainer_config(epochs=3, logging_steps=1, checkpoint_every_steps=3)
     straight = train_job(
         MULTI_CLASS, config, table, split, tmp_path / "a", MetricsWriter(tmp_path / "a.jsonl")
     )
-    assert straight["global_step"] == 15
+    assert straight.global_step == 15
 
     metrics = MetricsWriter(tmp_path / "b.jsonl")
     metrics.append({"kind": "train", "job": "other-job", "step": 99})
@@ -247,8 +257,8 @@ def test_resume_continues_without_duplicated_steps(data, tmp_path):
     assert max(r["step"] for r in job_records(metrics.path, MULTI_CLASS.id)) == 7
 
     resumed = train_job(MULTI_CLASS, config, table, split, tmp_path / "b", metrics, resume=True)
-    assert resumed["resumed_from_step"] == 6
-    assert resumed["global_step"] == straight["global_step"]
+    assert resumed.resumed_from_step == 6
+    assert resumed.global_step == straight.global_step
     records = job_records(metrics.path, MULTI_CLASS.id)
     assert_steps_increase(records)
     assert [r["step"] for r in records if r["kind"] == "train"] == list(range(1, 16))
@@ -266,7 +276,7 @@ def test_should_stop_cancels_and_keeps_a_checkpoint(data, tmp_path):
     with pytest.raises(JobCancelled):
         train_job(
             MULTI_CLASS,
-            tiny_config(),
+            trainer_config(),
             table,
             split,
             tmp_path,
@@ -281,50 +291,50 @@ def test_should_stop_cancels_and_keeps_a_checkpoint(data, tmp_path):
 
     report = train_job(
         MULTI_CLASS,
-        tiny_config(),
+        trainer_config(),
         table,
         split,
         tmp_path,
         MetricsWriter(tmp_path / "m.jsonl"),
         resume=True,
     )
-    assert report["resumed_from_step"] == 3 and report["global_step"] == 10
+    assert report.resumed_from_step == 3 and report.global_step == 10
     assert_steps_increase(job_records(tmp_path / "m.jsonl", MULTI_CLASS.id))
 
 
 def test_early_stopping_and_no_validation_split(data, tmp_path):
     table, split = data
-    frozen = tiny_config(epochs=4, learning_rate=1e-12, early_stopping_patience=1)
+    frozen = trainer_config(epochs=4, learning_rate=1e-12, early_stopping_patience=1)
     report = train_job(
         MULTI_CLASS, frozen, table, split, tmp_path / "a", MetricsWriter(tmp_path / "a.jsonl")
     )
-    assert report["stopped_early"] and report["best_epoch"] == 1 and report["global_step"] == 10
+    assert report.stopped_early and report.best_epoch == 1 and report.global_step == 10
 
     no_validation = split.replace("validation", "train")
     report = train_job(
         MULTI_LABEL,
-        tiny_config(epochs=1),
+        trainer_config(epochs=1),
         table,
         no_validation,
         tmp_path / "b",
         MetricsWriter(tmp_path / "b.jsonl"),
     )
-    assert report["n_validation"] == 0 and report["metrics"] is None
-    assert report["thresholds"] == dict.fromkeys(THEMES, 0.5)
-    assert report["test_metrics"]["n"] == 24
+    assert report.n_validation == 0 and report.metrics is None
+    assert report.thresholds == dict.fromkeys(THEMES, 0.5)
+    assert report.test_metrics["n"] == 24
     assert len(predict_texts(tmp_path / "b" / paths.JOB_MODEL, ["price"])) == 1
 
 
 @pytest.mark.slow
 def test_minilm_beats_the_majority_baseline(tmp_path):
-    table = make_table(300, seed=1)
+    table = trainer_table(300, KEYS, seed=1)
     split = make_split(table, seed=1)
-    config = tiny_config(model="minilm", epochs=2, learning_rate=5e-5, logging_steps=5)
+    config = trainer_config(model="minilm", epochs=2, learning_rate=5e-5, logging_steps=5)
     report = train_job(
         MULTI_CLASS, config, table, split, tmp_path, MetricsWriter(tmp_path / "m.jsonl")
     )
     val_truth = job_examples(table, split, MULTI_CLASS).targets["validation"]
     majority_share = np.bincount(val_truth).max() / len(val_truth)
     baseline_macro_f1 = (2 * majority_share / (1 + majority_share)) / len(SENTIMENTS)
-    print("MiniLM:", report["metrics"]["macro_f1"], baseline_macro_f1, report["timings"])
-    assert report["metrics"]["macro_f1"] > baseline_macro_f1 + 0.2
+    print("MiniLM:", report.metrics["macro_f1"], baseline_macro_f1, report.timings)
+    assert report.metrics["macro_f1"] > baseline_macro_f1 + 0.2

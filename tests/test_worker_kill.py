@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import json
 
-from jobs_fixtures import (
-    assert_model_predicts,
-    cli,
-    kill_worker,
-    make_session,
-    steps_per_job,
-    wait_for,
-)
+import pytest
+from factories import new_session
+from worker_support import assert_model_predicts, cli, kill_worker, steps_per_job, wait_for
 
 from arena_core.run import control
 from arena_core.session.manifest import SessionStatus
-from arena_core.session.strategy import plan
+from arena_core.session.plan import plan
 from arena_core.store import paths
-from arena_core.store.progress import STALE_AFTER_SECONDS, read_progress
+from arena_core.store.records import read_progress
+from arena_core.store.status import STALE_AFTER_SECONDS
 
 
 def _checkpoint_of(job_dir):
@@ -27,16 +23,16 @@ def _checkpoint_of(job_dir):
     )
 
 
-def test_kill_9_during_job_2_then_resume(home, store, tmp_path):
+@pytest.mark.slow  # kill -9, then a resume that trains to the end
+def test_kill_9_during_job_2_then_resume(home, store):
     # 3 one-vs-all jobs; 240 rows x 2 epochs (24 steps) keep each job busy for a few seconds.
-    session = make_session(
+    session = new_session(
         store,
-        tmp_path,
-        n_rows=240,
+        "kill",
+        rows=240,
         strategies={"sentiment": "one-vs-all"},
         epochs=2,
         checkpoint_every_steps=3,
-        name="kill",
     )
     folder = store.session_dir(session)
     first, second, third = plan(store.load(session))
@@ -44,7 +40,7 @@ def test_kill_9_during_job_2_then_resume(home, store, tmp_path):
 
     wait_for(
         lambda: (
-            read_progress(folder).get("current_job") == second.id
+            read_progress(folder).current_job == second.id
             and _checkpoint_of(paths.job_dir(folder, second.id))
         ),
         timeout=180,
@@ -74,8 +70,8 @@ def test_kill_9_during_job_2_then_resume(home, store, tmp_path):
     resumed = json.loads((paths.job_dir(folder, second.id) / paths.JOB_REPORT).read_text())
     assert resumed["resumed_from_step"] and resumed["resumed_from_step"] > 0
     progress = read_progress(folder)
-    assert progress["pid"] != pid
-    assert progress["jobs"][first.id].get("skipped") is True
+    assert progress.pid != pid
+    assert progress.jobs[first.id].skipped is True
     for (job_id, kind), steps in steps_per_job(folder).items():
         assert steps == sorted(set(steps)), (
             f"{job_id} {kind} steps not strictly increasing: {steps}"

@@ -15,6 +15,7 @@ STRATEGY = "app_pages/strategy.py"
 SESSIONS = "app_pages/sessions.py"
 MONITOR = "app_pages/monitor.py"
 COMPARE = "app_pages/compare.py"
+BENCHMARK = "app_pages/benchmark.py"
 PREDICT = "app_pages/predict.py"
 
 # Cross-page session_state keys (page-local keys carry their page's prefix instead).

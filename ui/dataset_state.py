@@ -1,33 +1,28 @@
 """The dataset the user is working on, shared by the Home, Dataset, Strategy and Predict pages.
 
-The chosen file lives on disk (uploads are saved under ARENA_HOME/uploads); session_state holds
+The chosen file lives on disk (uploads are saved by arena_core.data.uploads); session_state holds
 only its path, display name and reading options, so pages stay thin and a rerun re-reads nothing
 (the reads are cached on path + options).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from arena_core.data.dataset import NormalisedDataset, guess_columns, load_dataset
+from arena_core.data.columns import guess_columns
+from arena_core.data.dataset import NormalisedDataset, load_dataset
 from arena_core.data.readers import ReadResult, read_table
-from arena_core.errors import StorageError
 from arena_core.session.manifest import DatasetOptions, file_sha256
-from arena_core.store import paths
-from arena_core.store.atomic import atomic_write_bytes
 from ui.common import DATASET_OPTIONS, DATASET_PATH, DATASET_SOURCE
 
 MIN_EXAMPLES = "dataset_min_examples"  # int: chosen on the Dataset page, used by Strategy
 IS_DEMO = "dataset_is_demo"  # bool: the bundled demo is loaded (Strategy preselects 1 epoch)
 DEFAULT_MIN_EXAMPLES = 2
 UPLOAD_TYPES = ["csv", "tsv", "jsonl", "json", "parquet", "xlsx"]
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _KEPT = "__kept"
 # Choices that follow the dataset: forgotten when another dataset is chosen.
 _PER_DATASET = ("ds_col_", "st_strategy_", "st_name", "st_epochs")
@@ -47,36 +42,6 @@ def remember(key: str, default: Any) -> dict[str, Any]:
         st.session_state[key + _KEPT] = st.session_state[key]
 
     return {"key": key, "on_change": keep}
-
-
-def safe_upload_name(name: str) -> str:
-    """The file's base name with safe characters only: it can never leave the uploads folder.
-
-    The stem is cut to 100 characters and the extension (kept, lower-cased, at most 10
-    characters) is never cut off, so a long name still reads as the right format.
-    """
-    base = re.split(r"[\\/]", str(name))[-1].strip()
-    stem, dot, suffix = base.rpartition(".")
-    if not dot:
-        stem, suffix = base, ""
-    stem = _UNSAFE.sub("_", stem).lstrip("._-")[:100] or "upload"
-    suffix = _UNSAFE.sub("_", suffix).strip("._").lower()[:10]
-    return f"{stem}.{suffix}" if suffix else stem
-
-
-def save_upload(home: Path, name: str, data: bytes) -> tuple[Path, str]:
-    """Store an uploaded file as uploads/<sha256[:16]>_<safe name>; returns (path, safe name).
-
-    Raises StorageError when the uploads folder cannot be written (read-only, disk full).
-    """
-    safe = safe_upload_name(name)
-    folder = (Path(home) / paths.UPLOADS_DIR).resolve()
-    target = (folder / f"{hashlib.sha256(data).hexdigest()[:16]}_{safe}").resolve()
-    if target.parent != folder:  # cannot happen with a sanitised name; refuse rather than write
-        raise StorageError(f"Refusing to write {target}: it is outside {folder}.")
-    if not target.is_file():
-        atomic_write_bytes(target, data)
-    return target, safe
 
 
 def choose_dataset(path: Path | str, source_name: str, options: dict | None = None) -> None:

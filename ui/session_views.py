@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,9 +14,10 @@ from streamlit.errors import StreamlitAPIException
 from arena_core.errors import ArenaError
 from arena_core.session.manifest import SessionStatus
 from arena_core.store import paths
+from arena_core.store.listing import ListingCache
 from arena_core.store.metrics_log import MetricsTail, read_metrics
-from arena_core.store.progress import ACTIVE, RESUMABLE
 from arena_core.store.session_store import SessionStore, SessionSummary
+from arena_core.store.status import ACTIVE, RESUMABLE
 from ui.common import show_error
 
 STATUS_ICONS = {
@@ -201,52 +200,14 @@ def finished(status: str) -> bool:
 
 
 @st.cache_resource(show_spinner=False)
-def _summary_cache(home: str) -> dict[str, Any]:
-    """Per store: session id -> (folder mtime, summary), shared by every browser tab."""
-    return {"lock": threading.Lock(), "entries": {}}
-
-
-RECENT_NS = 1_000_000_000  # a folder changed within 1 s may change again within the same tick
+def _listing_cache(home: str) -> ListingCache:
+    """Per store: one in-memory listing cache, shared by every browser tab."""
+    return ListingCache()
 
 
 def list_sessions(store: SessionStore) -> list[SessionSummary]:
-    """store.list(), re-reading only the sessions whose folder changed since the last call.
-
-    Every write into a session folder (manifest, progress.json) is an atomic rename, which
-    updates the folder's mtime; queued/running sessions are always re-read, because a worker
-    that dies changes their status without touching any file. 10,000 sessions: one scandir.
-    """
-    cache = _summary_cache(str(store.home))
-    root = store.sessions_root
-    if not root.is_dir():
-        return []
-    now = time.time_ns()
-    with cache["lock"]:
-        old: dict[str, tuple[int, SessionSummary]] = cache["entries"]
-        fresh: dict[str, tuple[int, SessionSummary]] = {}
-        with os.scandir(root) as entries:
-            for entry in entries:
-                if entry.name.startswith(".") or not entry.is_dir():
-                    continue
-                try:
-                    paths.validate_session_id(entry.name)
-                    mtime = entry.stat().st_mtime_ns
-                except (ArenaError, OSError):
-                    continue
-                known = old.get(entry.name)
-                if (
-                    known
-                    and known[0] == mtime
-                    and now - mtime > RECENT_NS
-                    and not is_live(known[1].status)
-                ):
-                    fresh[entry.name] = known
-                else:
-                    fresh[entry.name] = (mtime, store.summary(entry.name))
-        cache["entries"] = fresh
-    summaries = [summary for _, summary in fresh.values()]
-    summaries.sort(key=lambda s: (s.created_at, s.id), reverse=True)
-    return summaries
+    """store.list(), re-reading only the sessions whose folder changed since the last call."""
+    return _listing_cache(str(store.home)).rows(store)
 
 
 def summary_frame(summaries: Sequence[SessionSummary]) -> pd.DataFrame:

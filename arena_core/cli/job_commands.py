@@ -6,12 +6,16 @@ import argparse
 
 from arena_core.cli.output import EXIT_OK, EXIT_PROBLEMS, emit_json
 from arena_core.run import control
+from arena_core.session.manifest import SessionStatus
+from arena_core.store.records import JobStatus
 from arena_core.store.session_store import SessionStore
 
 
 def _all_completed(store: SessionStore, session_id: str) -> bool:
     info = control.session_status(store, session_id)
-    return info["status"] == "completed" and all(j["status"] == "completed" for j in info["jobs"])
+    return info["status"] == SessionStatus.COMPLETED and all(
+        j["status"] == JobStatus.COMPLETED for j in info["jobs"]
+    )
 
 
 def cmd_run(args: argparse.Namespace, store: SessionStore) -> int:
@@ -19,7 +23,7 @@ def cmd_run(args: argparse.Namespace, store: SessionStore) -> int:
 
     status = run_session(store, args.session)
     print(f"{args.session}: {status.value}")
-    return EXIT_OK if status.value == "completed" else EXIT_PROBLEMS
+    return EXIT_OK if status is SessionStatus.COMPLETED else EXIT_PROBLEMS
 
 
 def cmd_relaunch(args: argparse.Namespace, store: SessionStore) -> int:
@@ -67,14 +71,14 @@ def cmd_status(args: argparse.Namespace, store: SessionStore) -> int:
     if args.json:
         emit_json(info)
         return EXIT_OK
-    done = sum(j["status"] == "completed" for j in info["jobs"])
+    done = sum(j["status"] == JobStatus.COMPLETED for j in info["jobs"])
     print(f"{info['session']}: {info['status']} ({done}/{len(info['jobs'])} models)")
     if info.get("reason"):
         print(f"  reason: {info['reason']}")
     for job in info["jobs"]:
         score = job["metrics"].get("macro_f1")
         extra = f" macro-F1 {score:.3f}" if isinstance(score, int | float) else ""
-        if job["status"] == "running" and job.get("total_steps"):
+        if job["status"] == JobStatus.RUNNING and job.get("total_steps"):
             extra += f" step {job['step']}/{job['total_steps']}"
         if job.get("error"):
             extra += f" error: {job['error']}"

@@ -9,15 +9,15 @@ from pydantic import ValidationError
 
 from arena_core.cli.output import EXIT_OK, EXIT_PROBLEMS, emit_json
 from arena_core.errors import ArenaError
+from arena_core.session.check import check, is_complete
 from arena_core.session.manifest import (
     DatasetOptions,
+    SessionStatus,
     SplitSettings,
     TrainingConfig,
-    check,
-    is_complete,
     validation_message,
 )
-from arena_core.session.strategy import plan
+from arena_core.session.plan import plan
 from arena_core.store import paths
 from arena_core.store.session_store import SessionStore
 
@@ -65,7 +65,7 @@ def dataset_options(
     args: argparse.Namespace, frame_columns: list[str] | None = None
 ) -> DatasetOptions:
     """DatasetOptions from flags, filling unset columns from the file's guessed columns."""
-    from arena_core.data.dataset import guess_columns
+    from arena_core.data.columns import guess_columns
     from arena_core.data.readers import read_table
 
     guess = None
@@ -167,11 +167,11 @@ def cmd_new(args: argparse.Namespace, store: SessionStore) -> int:
         from arena_core.run import control
 
         control.launch(store, manifest.id)
-        status = "queued"
+        status = SessionStatus.QUEUED.value
         if args.wait:
             final = control.wait(store, manifest.id, quiet=args.json)
             status = final.value
-            code = EXIT_OK if status == "completed" else EXIT_PROBLEMS
+            code = EXIT_OK if final is SessionStatus.COMPLETED else EXIT_PROBLEMS
     if args.json:
         emit_json({"id": manifest.id, "jobs": len(manifest.plan), "status": status})
     else:

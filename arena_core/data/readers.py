@@ -1,5 +1,7 @@
 """Read a user's data file (CSV, TSV, JSON lines, JSON, Parquet, Excel) into a DataFrame.
 
+The text formats are read here, Parquet and Excel in ``binary_readers``.
+
 Every problem a user can cause becomes one ``DatasetError`` naming the file and saying what to
 do; recoverable oddities (skipped lines, extra sheets) come back as warnings instead. Text
 formats are read as strings (only empty cells are missing), so labels like ``"None"`` or
@@ -13,7 +15,6 @@ import json
 import logging
 import re
 import warnings as pywarnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,14 +68,16 @@ def read_table(path: Path, *, source_name: str | None = None) -> ReadResult:
         )
     if path.stat().st_size == 0:
         raise DatasetError(f"{name}: the file is empty (0 bytes). Upload a file with data rows.")
+    from arena_core.data import binary_readers  # loads pyarrow/openpyxl only when needed
+
     readers = {
         ".csv": _read_delimited,
         ".tsv": _read_delimited,
         ".jsonl": _read_jsonl,
         ".ndjson": _read_jsonl,
         ".json": _read_json,
-        ".parquet": _read_parquet,
-        ".xlsx": _read_excel,
+        ".parquet": binary_readers.read_parquet,
+        ".xlsx": binary_readers.read_excel,
     }
     result = readers[suffix](path, name, suffix)
     frame = result.frame
@@ -133,8 +136,8 @@ def _decode(path: Path, name: str, what: str) -> str:
         ) from None
 
 
-def _detail(exc: BaseException) -> str:
-    """The gist of a library error, on one line."""
+def error_detail(exc: BaseException) -> str:
+    """The gist of a library error, on one line, to quote in a ``DatasetError``."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return (lines[0] if lines else type(exc).__name__)[:200]
 
@@ -144,7 +147,8 @@ def _listed(numbers: list[int]) -> str:
     return shown + (", ..." if len(numbers) > MAX_LISTED else "")
 
 
-def _check_duplicates(names: list[Any], name: str) -> None:
+def check_duplicate_columns(names: list[Any], name: str) -> None:
+    """Refuse repeated column names: pandas would rename them silently (``a`` -> ``a.1``)."""
     seen: set[str] = set()
     dups: list[str] = []
     for raw in names:
@@ -202,11 +206,11 @@ def _read_delimited(path: Path, name: str, suffix: str) -> ReadResult:
         ) from None
     except (pd.errors.ParserError, ValueError, OverflowError) as exc:
         raise DatasetError(
-            f"{name}: cannot be read as {what} ({_detail(exc)}). "
+            f"{name}: cannot be read as {what} ({error_detail(exc)}). "
             "Check for an unclosed quote, then export the file again."
         ) from None
     header = raw.iloc[0].tolist()
-    _check_duplicates(header, name)
+    check_duplicate_columns(header, name)
     frame = raw.iloc[1:].reset_index(drop=True)
     frame.columns = [f"Unnamed: {i}" if pd.isna(v) else v for i, v in enumerate(header)]
     skipped = [int(n) for w in caught for n in _SKIPPED_LINE.findall(str(w.message))]
@@ -309,99 +313,3 @@ def _read_json(path: Path, name: str, suffix: str) -> ReadResult:
             f"(items {_listed(bad)}, counted from 1)."
         )
     return ReadResult(_frame_from_records(records), messages)
-
-
-# ---------------------------------------------------------------- Parquet / Excel
-
-
-def _to_python(value: Any) -> Any:
-    """Nested Parquet values (numpy arrays inside) as plain lists and dicts."""
-    if isinstance(value, np.ndarray):
-        return [_to_python(v) for v in value.tolist()]
-    if isinstance(value, dict):
-        return {k: _to_python(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_python(v) for v in value]
-    return value
-
-
-def _read_parquet(path: Path, name: str, suffix: str) -> ReadResult:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    with open(path, "rb") as handle:
-        head = handle.read(4)
-    if head != b"PAR1":
-        raise DatasetError(
-            f"{name}: is not a Parquet file (it does not start with the Parquet signature). "
-            "Export it again as Parquet, or rename it to its real format."
-        )
-    try:
-        parquet = pq.ParquetFile(path)
-        _check_duplicates(parquet.schema_arrow.names, name)
-        table = parquet.read()
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise DatasetError(
-            f"{name}: is not a readable Parquet file ({_detail(exc)}). Export it again."
-        ) from None
-    columns: dict[str, pd.Series] = {}
-    for col_name, column in zip(table.schema.names, table.columns, strict=True):
-        kind = column.type
-        if pa.types.is_nested(kind):
-            columns[col_name] = pd.Series([_to_python(v) for v in column.to_pylist()], dtype=object)
-        else:
-            try:
-                columns[col_name] = column.to_pandas()
-            except (pa.ArrowException, ValueError):
-                columns[col_name] = pd.Series(column.to_pylist(), dtype=object)
-    return ReadResult(pd.DataFrame(columns), [])
-
-
-def _read_excel(path: Path, name: str, suffix: str) -> ReadResult:
-    with open(path, "rb") as handle:
-        head = handle.read(4096)
-    if not head.startswith(b"PK\x03\x04"):
-        if head.startswith(b"\xd0\xcf\x11\xe0"):
-            hint = "it is an old .xls workbook: save it as .xlsx or CSV"
-        elif b"\x00" not in head:
-            hint = "it looks like CSV or plain text: rename it to .csv"
-        else:
-            hint = "save it again from Excel as .xlsx, or export CSV"
-        raise DatasetError(f"{name}: is not an Excel .xlsx workbook; {hint}.")
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = pd.ExcelFile(path, engine="openpyxl")
-    except zipfile.BadZipFile:
-        raise DatasetError(
-            f"{name}: is a damaged Excel workbook (not a complete zip archive). "
-            "Save it again from Excel, or export CSV."
-        ) from None
-    except (InvalidFileException, KeyError, ValueError, OSError, EOFError) as exc:
-        raise DatasetError(
-            f"{name}: is not a readable Excel .xlsx workbook ({_detail(exc)}). "
-            "Save it again from Excel, or export CSV."
-        ) from None
-    with workbook:
-        sheets = workbook.sheet_names
-        if not sheets:
-            raise DatasetError(f"{name}: the workbook has no sheet. Add the data to a sheet.")
-        try:
-            header = workbook.parse(sheets[0], header=None, nrows=1, dtype=str)
-            if header.empty:
-                raise DatasetError(f"{name}: the first sheet '{sheets[0]}' is empty.")
-            _check_duplicates(header.iloc[0].tolist(), name)
-            frame = workbook.parse(sheets[0], dtype=str, keep_default_na=False, na_values=[""])
-        except DatasetError:
-            raise
-        except Exception as exc:  # openpyxl raises many kinds on damaged sheet XML
-            raise DatasetError(
-                f"{name}: the sheet '{sheets[0]}' cannot be read ({_detail(exc)}). "
-                "Save it again from Excel, or export CSV."
-            ) from None
-    messages = []
-    if len(sheets) > 1:
-        messages.append(
-            f"{name}: read the first sheet '{sheets[0]}' only ({len(sheets)} sheets in the file)."
-        )
-    return ReadResult(frame, messages)

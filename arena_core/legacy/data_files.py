@@ -1,27 +1,17 @@
-"""Data files of a legacy session (JSON lines) -> labels attributed to keys -> normalised table.
+"""Data files of a legacy session (JSON lines) -> records -> labels attributed to keys.
 
 The previous tool wrote one file per multi-class key, one file for all one-vs-all keys and one
 consolidated file, with label names ``<key>_<value>`` (sometimes bare values). This module reads
-them, attributes every label to a key (or says why it cannot), and merges the files into the
-normalised snapshot table the trainer reads. It never guesses: a label that could belong to
-two keys is reported, and no table is built then.
+them and attributes every label to a key (or says why it cannot); ``labels`` merges the files
+into the normalised snapshot table the trainer reads.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
-
-from arena_core.data.dataset import ID, LANGUAGE, ROW, TEXT, label_column
-from arena_core.session.manifest import KeyInfo
-
-log = logging.getLogger(__name__)
 
 ONEVSALL_NAME = "onevsall_multilabel"  # training_files entry of the one-vs-all file
 CONSOLIDATED_NAME = "multilabel"  # training_files entry of the consolidated file
@@ -68,20 +58,6 @@ class Attribution:
     bare: dict[str, int] = field(default_factory=dict)  # key -> bare labels attributed to it
     outside: dict[str, int] = field(default_factory=dict)  # prefixed keys outside candidates
     unattributed: dict[str, list[str]] = field(default_factory=dict)  # label -> possible keys
-
-
-@dataclass
-class LegacyLabels:
-    """Everything the data files say about keys; ``table`` is None when it cannot be built."""
-
-    table: pd.DataFrame | None
-    keys: dict[str, KeyInfo]
-    languages: dict[str, int]
-    problems: list[str]  # why the table was not built
-    warnings: list[str]
-    files: dict[str, DataFile]  # file name -> file
-    attributions: dict[str, Attribution]  # file name -> attribution
-    sources: dict[str, str | None]  # key -> name of the file its labels come from
 
 
 # ---------------------------------------------------------------- reading
@@ -255,150 +231,3 @@ def distribution_values(distribution: Any, keys: list[str]) -> dict[str, set[str
             if key is not None:
                 found.setdefault(key, set()).add(name[len(key) + 1 :])
     return found
-
-
-# ---------------------------------------------------------------- merge into the table
-
-
-def _identities(file: DataFile, use_ids: bool) -> list[tuple[str, int]]:
-    """Record identity across files: id (or text) plus its occurrence number in the file."""
-    seen: Counter[str] = Counter()
-    identities = []
-    for record in file.records:
-        base = f"id:{record.id}" if use_ids else f"text:{record.text}"
-        identities.append((base, seen[base]))
-        seen[base] += 1
-    return identities
-
-
-def _key_info(values: list[list[str]], languages: list[str | None]) -> KeyInfo:
-    counts = Counter(v for labels in values for v in labels)
-    by_language: dict[str, set[str]] = {}
-    for labels, language in zip(values, languages, strict=True):
-        if language is not None:
-            by_language.setdefault(language, set()).update(labels)
-    return KeyInfo(
-        labels=sorted(counts),
-        counts=dict(sorted(counts.items())),
-        multi_valued=any(len(v) > 1 for v in values),
-        empty_rows=sum(1 for v in values if not v),
-        labels_by_language={
-            lang: sorted(vals) for lang, vals in sorted(by_language.items()) if vals
-        },
-    )
-
-
-def load_labels(
-    layout: LegacyLayout,
-    keys: list[str],
-    onevsall_candidates: list[str] | None = None,
-    value_sets: dict[str, set[str]] | None = None,
-) -> LegacyLabels:
-    """Read the files of ``layout`` and build key label sets and (when possible) the table.
-
-    The labels of a key come from its multi-class file, else the one-vs-all file (when the key
-    is one of its candidates), else the consolidated file. ``onevsall_candidates`` defaults to
-    the keys without a multi-class file.
-    """
-    warnings: list[str] = []
-    problems: list[str] = []
-    files: dict[str, DataFile] = {}
-    ordered: list[DataFile] = []
-    for path in [layout.consolidated, *layout.multiclass.values(), layout.onevsall]:
-        if path is None or path.name in files:
-            continue
-        data = read_records(path)
-        files[data.name] = data
-        ordered.append(data)
-        warnings.extend(data.warnings)
-
-    known = {k: set(v) for k, v in (value_sets or {}).items()}
-    attributions: dict[str, Attribution] = {}
-    sources: dict[str, str | None] = {}
-    for key, path in layout.multiclass.items():
-        if key not in keys:
-            continue
-        attribution = attribute_single_key(files[path.name], key)
-        attributions[path.name] = attribution
-        sources[key] = path.name
-        for per_key in attribution.values:
-            known.setdefault(key, set()).update(per_key[key])
-    if onevsall_candidates is None:
-        onevsall_candidates = [k for k in keys if k not in layout.multiclass]
-    if layout.onevsall is not None:
-        name = layout.onevsall.name
-        attributions[name] = attribute_labels(files[name], keys, onevsall_candidates, known)
-        for key in onevsall_candidates:
-            sources.setdefault(key, name)
-    if layout.consolidated is not None:
-        name = layout.consolidated.name
-        attributions.setdefault(name, attribute_labels(files[name], keys, keys, known))
-        for key in keys:
-            sources.setdefault(key, name)
-
-    blocked: set[str] = set()
-    for name in sorted(set(sources.values()) - {None}):
-        attribution = attributions[name]
-        if attribution.unattributed:
-            problems.append(describe_unattributed(name, attribution.unattributed))
-            for owners in attribution.unattributed.values():
-                served = [k for k, src in sources.items() if src == name]
-                blocked.update(owners or served)
-    for key in keys:
-        if sources.get(key) is None:
-            sources[key] = None
-            problems.append(f"no data file holds the labels of key '{key}'")
-
-    use_ids = bool(ordered) and all(r.id for f in ordered for r in f.records)
-    index: dict[tuple[str, int], int] = {}
-    rows: list[Record] = []
-    positions: dict[str, list[int]] = {}
-    for data in ordered:
-        where = []
-        for identity, record in zip(_identities(data, use_ids), data.records, strict=True):
-            if identity not in index:
-                index[identity] = len(rows)
-                rows.append(Record(record.text, [], record.id, record.lang))
-            elif rows[index[identity]].lang is None:
-                rows[index[identity]].lang = record.lang
-            where.append(index[identity])
-        positions[data.name] = where
-
-    languages = [r.lang for r in rows]
-    columns: dict[str, list[list[str]]] = {}
-    infos: dict[str, KeyInfo] = {}
-    for key in keys:
-        values: list[list[str]] = [[] for _ in rows]
-        name = sources[key]
-        if name is not None and key not in blocked:
-            for row, per_key in zip(positions[name], attributions[name].values, strict=True):
-                for value in per_key.get(key, []):
-                    if value not in values[row]:
-                        values[row].append(value)
-        columns[key] = values
-        infos[key] = _key_info(values, languages) if key not in blocked else KeyInfo(labels=[])
-
-    table = None
-    if not rows:
-        problems.append("the data files hold no record with a text")
-    elif not problems:
-        table = pd.DataFrame(
-            {
-                ROW: pd.Series(range(len(rows)), dtype="int64"),
-                TEXT: pd.Series([r.text for r in rows], dtype=object),
-                LANGUAGE: pd.Series(languages, dtype=object),
-                ID: pd.Series([r.id for r in rows], dtype=object),
-                **{label_column(k): pd.Series(v, dtype=object) for k, v in columns.items()},
-            }
-        )
-    language_counts = dict(sorted(Counter(x for x in languages if x).items()))
-    return LegacyLabels(
-        table=table,
-        keys=infos,
-        languages=language_counts,
-        problems=problems,
-        warnings=warnings,
-        files=files,
-        attributions=attributions,
-        sources=sources,
-    )

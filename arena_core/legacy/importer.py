@@ -1,7 +1,7 @@
 """Import of sessions saved by the previous Training Arena tool (see docs/legacy-sessions.md).
 
-Reading the folders is ``legacy_read``, mapping their fields ``legacy_map``; this module builds
-the session in memory (``build``) and imports it (``import_legacy``).
+Reading the folders is ``read``, mapping their fields ``mapping``, building the session in
+memory ``build``; this module writes built sessions into the store (``import_legacy``).
 
 A legacy session folder is read without ever being modified: its metadata is mapped into a
 ``SessionManifest`` (origin "legacy", status "imported"), its files are copied verbatim into
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,190 +25,38 @@ import pandas as pd
 from arena_core.data.dataset import label_column
 from arena_core.data.splits import make_split, split_counts, write_split
 from arena_core.errors import ArenaError, ManifestError, StorageError
-from arena_core.legacy.data_files import (
-    LegacyLabels,
-    LegacyLayout,
-    distribution_values,
-    load_labels,
-)
-from arena_core.legacy.mapping import LegacyMapper
+from arena_core.legacy.build import LegacyBuild, build
+from arena_core.legacy.data_files import LegacyLayout
 from arena_core.legacy.read import (
     FALLBACK_SECTION,
     FILE_SECTIONS,
     METADATA,
-    METADATA_BACKUP,
     METADATA_DIR,
-    RESUME,
-    STAMP,
     file_roles,
     find_sessions,
-    first_existing,
     is_legacy_session,
     legacy_target,
-    read_metadata,
     root_of,
-    section_of,
 )
 from arena_core.session.manifest import (
-    DatasetSnapshot,
-    FilterSettings,
     KeyInfo,
-    LanguageSettings,
     SessionManifest,
-    SessionStatus,
     file_sha256,
     now_iso,
     read_manifest,
 )
-from arena_core.session.strategy import Strategy, plan_with_notes
-from arena_core.store import paths
 from arena_core.store.atomic import atomic_write_bytes, storage_error
 from arena_core.store.session_store import SessionStore
 
 log = logging.getLogger(__name__)
 
 
-# ---------------------------------------------------------------- mapping
-
-
-@dataclass
-class LegacyBuild:
-    """An imported session in memory: the manifest, the labels and the files to copy."""
-
-    folder: Path
-    manifest: SessionManifest
-    labels: LegacyLabels | None
-    copies: dict[str, Path]  # path inside our session folder -> source file
-    notes: list[str]
-    stratify_keys: list[str] = field(default_factory=list)  # multi-class keys, as far as known
-
-
-def _session_name(legacy_id: str) -> str:
-    return STAMP.sub("", legacy_id) or legacy_id
-
-
 def _stratify_key(keys: dict[str, KeyInfo], candidates: list[str]) -> list[str]:
+    """The column to stratify the split on: the first candidate with one label per row."""
     for key in candidates:
         if key in keys and keys[key].labels and not keys[key].multi_valued:
             return [label_column(key)]
     return []
-
-
-def build(path: Path) -> LegacyBuild:
-    """Map one legacy session folder into a manifest in memory (nothing is written)."""
-    meta = read_metadata(path)
-    mapper = LegacyMapper(meta)
-    data, dc = meta.data, mapper.dc
-    session = section_of(data, "training_session")
-    legacy_id = str(session.get("session_id") or meta.folder.name)
-
-    keys = mapper.keys()
-    file_layout = mapper.layout(keys)
-    if not keys:
-        keys = mapper.guess_keys(file_layout)
-    fields = mapper.strategy_fields()
-    candidates = fields.get("onevsall_keys")
-    if candidates is None and "key_strategies" in fields:
-        candidates = [k for k, s in fields["key_strategies"].items() if s is Strategy.ONE_VS_ALL]
-    labels = None
-    if file_layout.multiclass or file_layout.onevsall or file_layout.consolidated:
-        labels = load_labels(
-            file_layout,
-            keys,
-            candidates,
-            distribution_values(dc.get("category_distribution"), keys),
-        )
-        mapper.notes.extend(labels.warnings)
-        if labels.table is None:
-            mapper.notes.append(
-                "the dataset snapshot cannot be built: " + "; ".join(labels.problems) + "."
-            )
-    else:
-        mapper.notes.append("no training data file was found: the dataset cannot be rebuilt.")
-    key_infos = {k: (labels.keys[k] if labels else KeyInfo(labels=[])) for k in keys}
-
-    multiclass_hint = fields.get("multiclass_keys") or list(file_layout.multiclass)
-    split = mapper.split()
-    languages = labels.languages if labels else {}
-    per_language = bool(section_of(data, "language_config").get("per_language_training"))
-    if per_language and not languages:
-        mapper.notes.append(
-            "the legacy session trained per language, but its data has no 'lang': "
-            "one model per key/value is planned instead."
-        )
-        per_language = False
-    model_config = section_of(data, "model_config")
-    status = section_of(data, "execution_status")
-    approach = dc.get("training_approach")
-    legacy_info = {
-        "source_path": str(meta.folder),
-        "session_id": legacy_id,
-        "metadata_file": meta.file.relative_to(meta.folder).as_posix(),
-        "metadata_sha256": meta.sha256,
-        "read_from_backup": meta.file.name == METADATA_BACKUP,
-        "tool_version": session.get("tool_version"),
-        "selected_model": model_config.get("selected_model"),
-        "training_approach": approach,
-        "status": status.get("status"),
-        "error_message": status.get("error_message"),
-        "files": mapper.files,
-        "copied": [],
-        "imported_at": None,
-        "repairs": [],
-        "metadata": data,
-    }
-    reason = f"imported from the previous tool (legacy status: {status.get('status', 'unknown')}"
-    if status.get("error_message"):
-        reason += f", {status['error_message']}"
-    table = labels.table if labels else None
-    manifest = SessionManifest(
-        id=_session_id(legacy_id),
-        name=_session_name(legacy_id),
-        created_at=str(data.get("created_at") or now_iso()),
-        origin="legacy",
-        status=SessionStatus.IMPORTED,
-        status_reason=reason + ")",
-        dataset=DatasetSnapshot(
-            source_name=(file_layout.consolidated or Path(legacy_id)).name,
-            source_sha256=meta.sha256,
-            n_rows=len(table) if table is not None else 0,
-        ),
-        keys=key_infos,
-        filtering=FilterSettings(min_examples=1),  # the previous tool trained every value
-        language=LanguageSettings(
-            languages=sorted(languages), counts=dict(languages), per_language=per_language
-        ),
-        split=split,
-        training=mapper.training(),
-        legacy=legacy_info,
-        **fields,
-    )
-    if manifest.key_strategies is not None:
-        try:
-            manifest.plan, plan_notes = plan_with_notes(manifest)
-            mapper.notes.extend(plan_notes)
-        except ArenaError as exc:
-            mapper.notes.append(f"no plan: {exc}")
-    manifest.notes = mapper.notes
-    _add_source_copies(meta.folder, mapper.copies)
-    legacy_info["copied"] = sorted(mapper.copies)
-    return LegacyBuild(meta.folder, manifest, labels, mapper.copies, mapper.notes, multiclass_hint)
-
-
-def _add_source_copies(folder: Path, copies: dict[str, Path]) -> None:
-    """Metadata, backup and resume.json are copied verbatim, at their relative place."""
-    for name in (METADATA, METADATA_BACKUP):
-        path = first_existing(folder, name)
-        if path is not None:
-            copies[f"{paths.LEGACY_DIR}/{path.relative_to(folder).as_posix()}"] = path
-    if (folder / RESUME).is_file():
-        copies[f"{paths.LEGACY_DIR}/{RESUME}"] = folder / RESUME
-
-
-def _session_id(legacy_id: str) -> str:
-    candidate = re.sub(r"[^A-Za-z0-9_.-]+", "-", legacy_id).strip("-.")[:100]
-    candidate = re.sub(r"\.{2,}", ".", candidate)
-    return candidate if candidate and candidate[0].isalnum() else f"legacy-{candidate or 'session'}"
 
 
 def session_layout(

@@ -21,36 +21,49 @@ from typing import Any
 from filelock import Timeout
 
 from arena_core.errors import ArenaError, SessionBusy, StorageError
-from arena_core.run.worker import busy_message, file_lock, lock_is_held, read_report, report_metrics
+from arena_core.run.slots import busy_message, file_lock, lock_is_held
 from arena_core.session.manifest import SessionStatus
-from arena_core.session.strategy import ModelJob, plan
+from arena_core.session.plan import plan
 from arena_core.store import paths
-from arena_core.store.progress import (
+from arena_core.store.records import LAUNCHING, JobStatus, Progress, read_progress, write_progress
+from arena_core.store.session_store import SessionStore
+from arena_core.store.status import (
     ACTIVE,
+    FINISHED,
+    LAUNCH_MARKER_MAX_SECONDS,
     RESUMABLE,
+    JobRow,
     effective_status,
+    job_identity,
+    job_rows,
     pid_alive,
-    read_progress,
     worker_alive,
 )
-from arena_core.store.progress import write_progress as _write_progress
-from arena_core.store.session_store import SessionStore
 
 log = logging.getLogger(__name__)
 
-LAUNCHING = "launching"  # progress.json status between a launch and the worker's first beat
 LAUNCH_GRACE_SECONDS = 5.0  # a launch younger than this blocks another even if its pid is gone
-LAUNCH_MARKER_MAX_SECONDS = 120.0  # a worker slower than this to start is considered dead
 LAUNCH_LOCK_TIMEOUT = 30.0
-FINAL_PROGRESS = {"completed", "failed", "cancelled"}
 EXIT_WAIT_SECONDS = 10.0  # a worker that reported its end releases its lock within this
+# progress.json fields shown by session_status (the Monitor, 'status --json')
+_SHOWN_PROGRESS = (
+    "pid",
+    "host",
+    "heartbeat",
+    "status",
+    "started_at",
+    "ended_at",
+    "current_job",
+    "slot",
+    "overall",
+)
 
 
-def _worker_exiting(folder: Path, progress: dict[str, Any]) -> bool:
+def _worker_exiting(folder: Path, progress: Progress) -> bool:
     """Wait briefly for a worker that already wrote its final status to let go of its lock."""
     deadline = time.time() + EXIT_WAIT_SECONDS
     while lock_is_held(folder / paths.WORKER_LOCK):
-        if progress.get("status") not in FINAL_PROGRESS or time.time() > deadline:
+        if progress.status not in FINISHED or time.time() > deadline:
             return True
         time.sleep(0.1)
     return False
@@ -59,14 +72,14 @@ def _worker_exiting(folder: Path, progress: dict[str, Any]) -> bool:
 def _busy(folder: Path) -> tuple[bool, int | None]:
     """(whether a worker lives or is starting for this session, its pid when known)."""
     progress = read_progress(folder)
-    pid = progress.get("pid")
-    if progress.get("status") == LAUNCHING:
-        age = time.time() - float(progress.get("launched_at", 0))
+    pid = progress.pid
+    if progress.status == LAUNCHING:
+        age = time.time() - (progress.launched_at or 0.0)
         if age < LAUNCH_GRACE_SECONDS or (
-            age < LAUNCH_MARKER_MAX_SECONDS and pid and pid_alive(int(pid))
+            age < LAUNCH_MARKER_MAX_SECONDS and pid and pid_alive(pid)
         ):
             return True, pid
-    elif progress.get("status") in ("queued", "running") and worker_alive(progress):
+    elif progress.status in ACTIVE and worker_alive(progress):
         return True, pid
     return _worker_exiting(folder, progress), pid
 
@@ -104,16 +117,15 @@ def _start_worker(store: SessionStore, session_id: str, folder: Path) -> int:
     except ArenaError:
         store.set_status(session_id, previous.status, previous.status_reason)
         raise
-    _write_progress(
+    write_progress(
         folder,
-        {
-            "session": session_id,
-            "status": LAUNCHING,
-            "pid": child,
-            "launched_at": time.time(),
-            "launched_by": os.getpid(),
-            "jobs": {},
-        },
+        Progress(
+            session=session_id,
+            status=LAUNCHING,
+            pid=child,
+            launched_at=time.time(),
+            launched_by=os.getpid(),
+        ),
     )
     return child
 
@@ -150,7 +162,7 @@ def launch(store: SessionStore, session_id: str) -> None:
 
 def _progress_line(info: dict[str, Any]) -> str:
     jobs = info["jobs"]
-    done = sum(j["status"] == "completed" for j in jobs)
+    done = sum(j["status"] == JobStatus.COMPLETED for j in jobs)
     line = f"{info['session']}: {info['status']} {done}/{len(jobs)} models"
     current = info["progress"].get("current_job")
     for job in jobs:
@@ -205,26 +217,26 @@ def cancel(store: SessionStore, session_id: str, grace: float = 10.0) -> None:
     manifest = store.load(session_id)
     progress = read_progress(folder)
     status = effective_status(manifest.status, progress)
-    launching = progress.get("status") == LAUNCHING and _busy(folder)[0]
+    launching = progress.status == LAUNCHING and _busy(folder)[0]
     if status not in ACTIVE and not launching:
         raise ArenaError(
             f"Session {session_id} is not running (status: {status.value}); nothing to cancel."
         )
-    pid = progress.get("pid")
-    if pid and progress.get("host", "") not in ("", socket.gethostname()):
+    pid = progress.pid
+    if pid and progress.host not in (None, "", socket.gethostname()):
         raise ArenaError(
-            f"Session {session_id} runs on {progress['host']}, not on this machine: cancel it there."
+            f"Session {session_id} runs on {progress.host}, not on this machine: cancel it there."
         )
-    if pid and pid_alive(int(pid)):
-        _signal_worker(int(pid), signal.SIGTERM)
+    if pid and pid_alive(pid):
+        _signal_worker(pid, signal.SIGTERM)
         deadline = time.time() + grace
-        while pid_alive(int(pid)) and time.time() < deadline:
+        while pid_alive(pid) and time.time() < deadline:
             time.sleep(0.1)
-        if pid_alive(int(pid)):
+        if pid_alive(pid):
             log.warning("worker %s ignored SIGTERM for %.0f s: killing it", pid, grace)
-            _signal_worker(int(pid), signal.SIGKILL)
+            _signal_worker(pid, signal.SIGKILL)
             deadline = time.time() + 5
-            while pid_alive(int(pid)) and time.time() < deadline:
+            while pid_alive(pid) and time.time() < deadline:
                 time.sleep(0.05)
     if store.load(session_id).status in ACTIVE:  # the worker did not record its own end
         store.set_status(session_id, SessionStatus.CANCELLED, "cancelled by user")
@@ -263,29 +275,17 @@ def relaunch(
     return child.id
 
 
-def _job_state(
-    job: ModelJob, folder: Path, entry: dict[str, Any], session: SessionStatus
-) -> dict[str, Any]:
-    report = read_report(paths.job_dir(folder, job.id))
-    status = entry.get("status", "queued")
-    metrics = entry.get("metrics") or {}
-    if report and report.get("status") == "completed":
-        status, metrics = "completed", report_metrics(report) or metrics
-    elif status == "running" and session not in ACTIVE:
-        # The worker is gone (killed, cancelled): the job it was training did not finish.
-        status = session.value if session is not SessionStatus.COMPLETED else "failed"
+def _job_state(row: JobRow) -> dict[str, Any]:
+    """A job as the Monitor, ``status`` and ``wait`` show it."""
     return {
-        "id": job.id,
-        "key": job.key,
-        "strategy": job.strategy.value,
-        "label": job.label,
-        "language": job.language,
-        "status": status,
-        "metrics": metrics,
-        "step": entry.get("step", 0),
-        "total_steps": entry.get("total_steps"),
-        "eta_seconds": entry.get("eta_seconds") if status == "running" else None,
-        "error": entry.get("error"),
+        "id": row.job.id,
+        **job_identity(row.job),
+        "status": row.status.value,
+        "metrics": row.metrics,
+        "step": row.entry.step,
+        "total_steps": row.entry.total_steps,
+        "eta_seconds": row.eta_seconds,
+        "error": row.entry.error,
     }
 
 
@@ -299,26 +299,14 @@ def session_status(store: SessionStore, session_id: str) -> dict[str, Any]:
         jobs = plan(manifest)
     except ArenaError:  # an incomplete (imported) manifest: show what it saved
         jobs = list(manifest.plan)
-    entries = progress.get("jobs") or {}
+    shown = {name: getattr(progress, name) for name in _SHOWN_PROGRESS}
+    shown["overall"] = progress.overall.model_dump() if progress.overall else None
     return {
         "session": session_id,
         "status": status.value,
         "reason": manifest.status_reason,
-        "jobs": [_job_state(job, folder, entries.get(job.id, {}), status) for job in jobs],
-        "progress": {
-            name: progress.get(name)
-            for name in (
-                "pid",
-                "host",
-                "heartbeat",
-                "status",
-                "started_at",
-                "ended_at",
-                "current_job",
-                "slot",
-                "overall",
-            )
-        },
+        "jobs": [_job_state(row) for row in job_rows(folder, jobs, progress, status)],
+        "progress": shown,
     }
 
 

@@ -7,7 +7,6 @@ split and the manifest into a staging folder and moves it into place in one rena
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
@@ -21,23 +20,24 @@ from pydantic import ValidationError
 
 from arena_core.data.dataset import NormalisedDataset, label_column, load_dataset
 from arena_core.data.filtering import apply_min_examples
-from arena_core.data.splits import make_split, split_counts, split_hash, write_split
+from arena_core.data.splits import make_split, read_split, split_counts, split_hash, write_split
 from arena_core.errors import ArenaError, ManifestError, StrategyError
+from arena_core.session.check import check, is_complete
 from arena_core.session.manifest import (
     DatasetSnapshot,
     FilterSettings,
+    JobBudget,
     LanguageSettings,
     SessionManifest,
     SessionStatus,
     SplitSettings,
     TrainingConfig,
-    check,
     file_sha256,
-    is_complete,
     now_iso,
     strategy_fields,
     validation_message,
 )
+from arena_core.session.plan import plan_with_notes as derive_plan
 from arena_core.session.strategy import (
     DEFAULT_AUTO_THRESHOLD,
     ModelJob,
@@ -45,10 +45,10 @@ from arena_core.session.strategy import (
     auto_strategy,
     parse_strategy,
 )
-from arena_core.session.strategy import plan_with_notes as derive_plan
 from arena_core.store import paths
 from arena_core.store.atomic import atomic_write_bytes, storage_error
 from arena_core.store.session_store import SessionStore
+from arena_core.training.budget import rebudget, session_budget
 
 log = logging.getLogger(__name__)
 
@@ -134,21 +134,7 @@ def prepare(
         dataset, settings.strategies, settings.auto_threshold, filtered.keys
     )
     files = {key: paths.DATASET_SNAPSHOT for key in resolved}
-    stratify = [label_column(k) for k, s in resolved.items() if s is Strategy.MULTI_CLASS][:1]
-    split = make_split(
-        dataset.table,
-        settings.split.val_ratio,
-        settings.split.test_ratio,
-        settings.split.seed,
-        stratify_columns=stratify,
-    )
-    split_settings = settings.split.model_copy(
-        update={
-            "sha256": split_hash(dataset.table["row"], split),
-            "counts": split_counts(split),
-            "file": paths.SPLIT_FILE,
-        }
-    )
+    split, split_settings = _make_split(dataset, resolved, settings.split)
     options = dataset.options
     manifest = SessionManifest(
         id=session_id,
@@ -164,13 +150,7 @@ def prepare(
         requested_strategies={k: settings.strategies.get(k, "auto") for k in dataset.keys},
         auto_threshold=settings.auto_threshold,
         filtering=FilterSettings(min_examples=settings.min_examples, dropped=filtered.dropped),
-        language=LanguageSettings(
-            column=options.lang_col,
-            detected=bool(options.detect_language and not options.lang_col),
-            languages=sorted(dataset.languages),
-            counts=dict(dataset.languages),
-            per_language=settings.per_language,
-        ),
+        language=_language_settings(dataset, settings.per_language),
         split=split_settings,
         training=settings.training,
         versions=library_versions(),
@@ -179,7 +159,43 @@ def prepare(
     jobs, notes = derive_plan(manifest)  # raises EmptyPlanError on 0 models
     manifest.plan = jobs
     manifest.notes = notes
+    manifest.budget = session_budget(manifest.training, jobs, dataset.table, split)
     return PreparedSession(manifest=manifest, dataset=dataset, split=split, jobs=jobs, notes=notes)
+
+
+def _make_split(
+    dataset: NormalisedDataset, resolved: dict[str, Strategy], settings: SplitSettings
+) -> tuple[pd.Series, SplitSettings]:
+    """The train/val/test split, stratified on the first multi-class key, and its settings
+    with the hash and counts that let a relaunch prove it reuses the same split."""
+    stratify = [label_column(k) for k, s in resolved.items() if s is Strategy.MULTI_CLASS][:1]
+    split = make_split(
+        dataset.table,
+        settings.val_ratio,
+        settings.test_ratio,
+        settings.seed,
+        stratify_columns=stratify,
+    )
+    recorded = settings.model_copy(
+        update={
+            "sha256": split_hash(dataset.table["row"], split),
+            "counts": split_counts(split),
+            "file": paths.SPLIT_FILE,
+        }
+    )
+    return split, recorded
+
+
+def _language_settings(dataset: NormalisedDataset, per_language: bool) -> LanguageSettings:
+    """Where the languages came from (a column or detection) and how many rows each has."""
+    options = dataset.options
+    return LanguageSettings(
+        column=options.lang_col,
+        detected=bool(options.detect_language and not options.lang_col),
+        languages=sorted(dataset.languages),
+        counts=dict(dataset.languages),
+        per_language=per_language,
+    )
 
 
 def prepare_from_file(
@@ -250,6 +266,7 @@ def create_relaunch(
     child.created_at = child.updated_at = now_iso()
     child.versions = library_versions()
     child.plan, child.notes = derive_plan(child)
+    child.budget = _relaunch_budget(child, parent, parent_dir)
     if len(child.plan) != len(parent.plan):
         raise ManifestError(
             f"Relaunch of {parent_id} would plan {len(child.plan)} models, the parent planned "
@@ -269,6 +286,22 @@ def create_relaunch(
         raise
 
 
+def _relaunch_budget(
+    child: SessionManifest, parent: SessionManifest, parent_dir: Path
+) -> dict[str, JobBudget]:
+    """The child's job lengths: from the parent's recorded rows per job when it has them all,
+    else (a baseline or older parent) counted again on the shared snapshot and split."""
+    if set(parent.budget) >= {job.id for job in child.plan}:
+        return rebudget(child.training, parent.budget)
+    try:
+        table = pd.read_parquet(parent_dir / child.dataset.snapshot_file)
+        split, _ = read_split(parent_dir / child.split.file)
+    except (OSError, ValueError, ArenaError) as exc:
+        log.warning("relaunch of %s: no budget recorded (%s)", parent.id, exc)
+        return {}
+    return session_budget(child.training, child.plan, table, split)
+
+
 def _link_or_copy(src: Path, dst: Path) -> None:
     """Hard-link the parent's immutable data files (no copy cost); copy across disks."""
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -281,7 +314,3 @@ def _link_or_copy(src: Path, dst: Path) -> None:
             shutil.copy2(src, dst)
         except OSError as exc:
             raise storage_error(dst, exc) from exc
-
-
-def source_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

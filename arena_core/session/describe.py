@@ -12,10 +12,10 @@ from typing import Any
 
 from arena_core.errors import ArenaError
 from arena_core.session.manifest import STRATEGY_FIELDS, SessionManifest
-from arena_core.session.strategy import ModelJob, plan
-from arena_core.store import paths
-from arena_core.store.atomic import read_json
-from arena_core.store.progress import read_progress
+from arena_core.session.plan import plan
+from arena_core.session.strategy import ModelJob
+from arena_core.store.records import read_progress
+from arena_core.store.status import effective_status, job_identity, job_rows
 
 log = logging.getLogger(__name__)
 
@@ -40,34 +40,9 @@ def _plain(value: Any) -> Any:
 def readable_sections(manifest: SessionManifest) -> dict[str, Any]:
     """Named sections of a manifest: a dict (field -> value) or a list of rows (a table)."""
     m = manifest
-    options = m.dataset.options
-    strategies = m.key_strategies or {}
     sections: dict[str, Any] = {
-        "Dataset": {
-            "source file": m.dataset.source_name,
-            "rows": m.dataset.n_rows,
-            "layout": options.layout,
-            "text column": options.text_col,
-            "annotation column": options.annotation_col,
-            "label columns": ", ".join(options.label_cols) or None,
-            "language column": options.lang_col,
-            "id column": options.id_col,
-            "source sha256": m.dataset.source_sha256,
-            "snapshot sha256": m.dataset.snapshot_sha256,
-            "warnings": list(m.dataset.warnings),
-        },
-        "Keys & label sets": [
-            {
-                "key": key,
-                "strategy": _plain(strategies.get(key)) or MISSING,
-                "requested": m.requested_strategies.get(key, ""),
-                "labels": ", ".join(info.labels),
-                "n labels": len(info.labels),
-                "multi-valued": info.multi_valued,
-                "rows without a value": info.empty_rows,
-            }
-            for key, info in m.keys.items()
-        ],
+        "Dataset": _dataset_section(m),
+        "Keys & label sets": _key_rows(m),
         "Strategies": {
             "approach": m.approach,
             **{name: _plain(_or_missing(getattr(m, name))) for name in STRATEGY_FIELDS},
@@ -94,17 +69,7 @@ def readable_sections(manifest: SessionManifest) -> dict[str, Any]:
             "split sha256": m.split.sha256,
         },
         "Training": m.training.model_dump(mode="json"),
-        "Plan": [
-            {
-                "model": job.id,
-                "key": job.key,
-                "strategy": job.strategy.value,
-                "label": job.label,
-                "language": job.language,
-                "outputs": len(job.labels),
-            }
-            for job in m.plan
-        ],
+        "Plan": _plan_rows(m),
         "Versions": dict(m.versions),
     }
     if m.notes:
@@ -112,6 +77,56 @@ def readable_sections(manifest: SessionManifest) -> dict[str, Any]:
     if m.legacy:
         sections["Legacy metadata"] = dict(m.legacy)
     return sections
+
+
+def _dataset_section(m: SessionManifest) -> dict[str, Any]:
+    """The source file, how it was read, and the hashes that identify it and its snapshot."""
+    options = m.dataset.options
+    return {
+        "source file": m.dataset.source_name,
+        "rows": m.dataset.n_rows,
+        "layout": options.layout,
+        "text column": options.text_col,
+        "annotation column": options.annotation_col,
+        "label columns": ", ".join(options.label_cols) or None,
+        "language column": options.lang_col,
+        "id column": options.id_col,
+        "source sha256": m.dataset.source_sha256,
+        "snapshot sha256": m.dataset.snapshot_sha256,
+        "warnings": list(m.dataset.warnings),
+    }
+
+
+def _key_rows(m: SessionManifest) -> list[dict[str, Any]]:
+    """One row per key: its strategy (``missing`` when not saved), request and label set."""
+    strategies = m.key_strategies or {}
+    return [
+        {
+            "key": key,
+            "strategy": _plain(strategies.get(key)) or MISSING,
+            "requested": m.requested_strategies.get(key, ""),
+            "labels": ", ".join(info.labels),
+            "n labels": len(info.labels),
+            "multi-valued": info.multi_valued,
+            "rows without a value": info.empty_rows,
+        }
+        for key, info in m.keys.items()
+    ]
+
+
+def _plan_rows(m: SessionManifest) -> list[dict[str, Any]]:
+    """One row per planned model: what it trains and how many outputs it has."""
+    return [
+        {
+            "model": job.id,
+            "key": job.key,
+            "strategy": job.strategy.value,
+            "label": job.label,
+            "language": job.language,
+            "outputs": len(job.labels),
+        }
+        for job in m.plan
+    ]
 
 
 def session_jobs(manifest: SessionManifest) -> list[ModelJob]:
@@ -124,15 +139,6 @@ def session_jobs(manifest: SessionManifest) -> list[ModelJob]:
         return []
 
 
-def read_job_report(session_dir: Path, job_id: str) -> dict[str, Any] | None:
-    """A job's report.json, or None when absent or unreadable (never raises)."""
-    try:
-        report = read_json(paths.job_dir(session_dir, job_id) / paths.JOB_REPORT)
-    except (OSError, ValueError, ArenaError):
-        return None
-    return report if isinstance(report, dict) else None
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -142,33 +148,29 @@ def _number(value: Any) -> float | None:
 def job_results(
     session_dir: Path, manifest: SessionManifest, with_reports: bool = False
 ) -> list[dict[str, Any]]:
-    """One row per planned model: status and best validation metrics (from report.json).
+    """One row per planned model: recorded status and best validation metrics (report.json).
 
-    With ``with_reports`` each row also carries the full report under ``"report"``.
+    With ``with_reports`` each row also carries the full report (as written) under ``"report"``.
     """
-    progress_jobs = read_progress(session_dir).get("jobs") or {}
+    progress = read_progress(session_dir)
+    session = effective_status(manifest.status, progress)
     rows = []
-    for job in session_jobs(manifest):
-        report = read_job_report(session_dir, job.id)
-        entry = progress_jobs.get(job.id) or {}
-        metrics = (report or {}).get("metrics") or {}
-        test = (report or {}).get("test_metrics") or {}
-        status = (report or {}).get("status") or entry.get("status") or "not started"
+    for state in job_rows(session_dir, session_jobs(manifest), progress, session):
+        report = state.report
+        metrics = (report.metrics if report else None) or {}
+        test = (report.test_metrics if report else None) or {}
         row: dict[str, Any] = {
-            "model": job.id,
-            "key": job.key,
-            "strategy": job.strategy.value,
-            "label": job.label,
-            "language": job.language,
-            "status": status,
+            "model": state.job.id,
+            **job_identity(state.job),
+            "status": state.recorded.value,
             "macro_f1": _number(metrics.get("macro_f1")),
             "accuracy": _number(metrics.get("accuracy")),
             "val_loss": _number(metrics.get("loss")),
-            "best_epoch": (report or {}).get("best_epoch"),
+            "best_epoch": report.best_epoch if report else None,
             "test_macro_f1": _number(test.get("macro_f1")),
-            "error": entry.get("error"),
+            "error": state.entry.error,
         }
         if with_reports:
-            row["report"] = report
+            row["report"] = report.model_dump(exclude_unset=True) if report else None
         rows.append(row)
     return rows

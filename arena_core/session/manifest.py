@@ -1,8 +1,8 @@
 """The session manifest: the single source of truth for what a session is and trains.
 
 Written once when a session is created (atomically, previous version kept as a backup) and
-updated only on status changes and repairs. ``check`` lists every missing or inconsistent
-strategy field, for native and imported sessions alike.
+updated only on status changes and repairs. Whether a manifest is complete is ``check``'s
+verdict (arena_core.session.check).
 """
 
 from __future__ import annotations
@@ -17,14 +17,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from arena_core.errors import ArenaError, ManifestError
-from arena_core.session.strategy import DEFAULT_AUTO_THRESHOLD, ModelJob, Strategy, plan_with_notes
+from arena_core.errors import ManifestError
+from arena_core.session.strategy import DEFAULT_AUTO_THRESHOLD, ModelJob, Strategy
 from arena_core.store import paths
 from arena_core.store.atomic import atomic_write_bytes, remove_stale_temps
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Fields this version does not know (written by a newer one) are kept on load and written back,
+# at every level, so opening a session never loses what a newer version recorded.
+FORWARD_COMPATIBLE = ConfigDict(extra="allow")
 STRATEGY_FIELDS = ("multiclass_keys", "onevsall_keys", "key_strategies", "files_per_key")
 STRATEGY_LISTS = {
     Strategy.MULTI_CLASS: "multiclass_keys",
@@ -60,7 +63,7 @@ class SessionStatus(StrEnum):
 class DatasetOptions(BaseModel):
     """How the user's file was read: enough to re-read the same file the same way."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = FORWARD_COMPATIBLE
 
     text_col: str = Field("text", description="column holding the text to classify")
     layout: Literal["annotation-json", "label-columns"] = "annotation-json"
@@ -73,7 +76,7 @@ class DatasetOptions(BaseModel):
 
 
 class DatasetSnapshot(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = FORWARD_COMPATIBLE
 
     source_name: str
     source_sha256: str
@@ -87,7 +90,7 @@ class DatasetSnapshot(BaseModel):
 class KeyInfo(BaseModel):
     """One annotation key after parsing and filtering."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = FORWARD_COMPATIBLE
 
     labels: list[str]  # kept labels (after min_examples), sorted
     counts: dict[str, int] = Field(default_factory=dict)  # per label, before filtering
@@ -128,21 +131,39 @@ class SplitSettings(BaseModel):
 
 
 class TrainingConfig(BaseModel):
-    """Hyper-parameters. Unknown keys are errors, not silent defaults (relaunch --set ...)."""
+    """Hyper-parameters, as chosen; what the defaults decide is derived from them alone."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Unknown names in overrides are refused where overrides are applied (create_relaunch).
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
 
     model: str = Field(
         "minilm", description="'minilm' (packaged default), 'tiny', a folder, or a hub id"
     )
-    epochs: int = Field(3, ge=1, le=100)
+    epochs: int | None = Field(
+        None,
+        ge=1,
+        le=100,
+        description="passes over the training rows; empty = sized by the step budget below",
+    )
+    # The step budget (arena_core.training.budget): small datasets need many more passes than
+    # large ones to get the same number of optimizer steps.
+    min_steps: int = Field(
+        600, ge=1, description="automatic length: enough epochs for at least this many steps"
+    )
+    min_epochs: int = Field(2, ge=1, le=100, description="automatic length: at least this many")
+    max_epochs: int = Field(30, ge=1, le=100, description="automatic length: at most this many")
     batch_size: int = Field(16, ge=1, le=1024)
     eval_batch_size: int = Field(64, ge=1, le=4096)
     learning_rate: float = Field(5e-5, gt=0, lt=1)
     max_length: int = Field(128, ge=8, le=4096)
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    early_stopping_patience: int | None = Field(None, ge=1, description="epochs without gain")
+    early_stopping_patience: int = Field(
+        4,
+        ge=0,
+        description="stop after this many epochs without a better validation macro-F1 (the best "
+        "weights are kept); 0 = off",
+    )
     class_weights: bool = Field(False, description="weight the loss against label imbalance")
     # 0 by default for memory and speed on CPU: why in arena_core.training.models.set_attention_dropout.
     attention_dropout: float | None = Field(
@@ -157,8 +178,20 @@ class TrainingConfig(BaseModel):
     checkpoint_every_steps: int | None = Field(None, ge=1, description="besides each epoch end")
 
 
+class JobBudget(BaseModel):
+    """How long one job trains, as decided when the session was created (training.budget)."""
+
+    model_config = FORWARD_COMPATIBLE
+
+    n_train: int
+    epochs: int
+    steps_per_epoch: int
+    total_steps: int
+    auto: bool
+
+
 class SessionManifest(BaseModel):
-    model_config = ConfigDict(extra="allow")  # keep what a newer version wrote
+    model_config = FORWARD_COMPATIBLE
 
     schema_version: int = SCHEMA_VERSION
     id: str
@@ -186,8 +219,10 @@ class SessionManifest(BaseModel):
     split: SplitSettings = Field(default_factory=SplitSettings)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     plan: list[ModelJob] = Field(default_factory=list)
+    budget: dict[str, JobBudget] = Field(default_factory=dict)  # job id -> its length
     versions: dict[str, str] = Field(default_factory=dict)
     legacy: dict[str, Any] | None = None  # imported sessions: source, evidence, repairs
+    benchmark: dict[str, Any] | None = None  # benchmark group (arena_core.run.benchmark)
     notes: list[str] = Field(default_factory=list)
 
     @property
@@ -208,140 +243,6 @@ def strategy_fields(resolved: dict[str, Strategy], files: dict[str, str]) -> dic
     return fields
 
 
-# ---------------------------------------------------------------- check
-
-
-class Problem(BaseModel):
-    field: str
-    severity: Literal["error", "warning"]
-    message: str
-
-
-def check(manifest: SessionManifest, session_dir: Path | None = None) -> list[Problem]:
-    """Every missing or inconsistent strategy field; with ``session_dir`` also the files."""
-    problems: list[Problem] = []
-
-    def add(field: str, message: str, severity: Literal["error", "warning"] = "error") -> None:
-        problems.append(Problem(field=field, severity=severity, message=message))
-
-    for name in (*STRATEGY_FIELDS, "multilabel_keys"):
-        if getattr(manifest, name) is None and name != "multilabel_keys":
-            add(name, f"'{name}' is missing: the saved session does not say how to train its keys.")
-    keys = set(manifest.keys)
-    strategies = manifest.key_strategies
-    if strategies is not None:
-        for key in sorted(keys - set(strategies)):
-            add("key_strategies", f"key '{key}' has no entry in 'key_strategies'.")
-        for key in sorted(set(strategies) - keys):
-            add(
-                "key_strategies",
-                f"'key_strategies' names '{key}', which is not a key of the dataset.",
-            )
-        for key, strategy in strategies.items():
-            if strategy is Strategy.AUTO:
-                add("key_strategies", f"key '{key}' is still 'auto' (never resolved).")
-            list_name = STRATEGY_LISTS.get(strategy)
-            members = getattr(manifest, list_name) if list_name else None
-            if list_name and members is not None and key not in members:
-                add(
-                    list_name,
-                    f"key '{key}' is {strategy.value} in 'key_strategies' but absent from '{list_name}'.",
-                )
-        for strategy, list_name in STRATEGY_LISTS.items():
-            for key in getattr(manifest, list_name) or []:
-                if strategies.get(key) is not strategy:
-                    add(
-                        list_name,
-                        f"'{list_name}' lists '{key}', but 'key_strategies' says {strategies.get(key, 'nothing')}.",
-                    )
-    if manifest.files_per_key is not None:
-        for key in sorted(set(strategies or {}) - set(manifest.files_per_key)):
-            add("files_per_key", f"key '{key}' has no data file in 'files_per_key'.")
-        if session_dir is not None:
-            for key, rel in manifest.files_per_key.items():
-                if not (session_dir / rel).is_file():
-                    add(
-                        "files_per_key", f"the data file of key '{key}' ({rel}) is missing on disk."
-                    )
-    if strategies is not None:
-        try:
-            jobs, notes = plan_with_notes(manifest)
-        except ArenaError as exc:
-            add("plan", str(exc))
-        else:
-            for note in notes:
-                add("plan", note, "warning")
-            if manifest.plan and manifest.plan != jobs:
-                add(
-                    "plan",
-                    "the saved plan differs from the plan derived from the strategy fields.",
-                    "warning",
-                )
-    if session_dir is not None:
-        problems.extend(_check_files(manifest, session_dir))
-    return problems
-
-
-def _check_files(manifest: SessionManifest, session_dir: Path) -> list[Problem]:
-    from arena_core.data.splits import (
-        read_split,  # local import: pandas is only needed for file checks
-    )
-
-    problems: list[Problem] = []
-    if manifest.origin == "legacy" and not manifest.dataset.snapshot_sha256:
-        # The legacy data files could not be turned into a training table at import.
-        message = "the legacy data could not be turned into a training table (see the notes)."
-        return [Problem(field="dataset", severity="error", message=message)]
-    snapshot = session_dir / manifest.dataset.snapshot_file
-    if not snapshot.is_file():
-        problems.append(
-            Problem(
-                field="dataset",
-                severity="error",
-                message=f"dataset snapshot {manifest.dataset.snapshot_file} is missing.",
-            )
-        )
-    elif (
-        manifest.dataset.snapshot_sha256
-        and file_sha256(snapshot) != manifest.dataset.snapshot_sha256
-    ):
-        problems.append(
-            Problem(
-                field="dataset",
-                severity="error",
-                message="dataset snapshot changed since the session was created (hash differs).",
-            )
-        )
-    split_path = session_dir / manifest.split.file
-    if not split_path.is_file():
-        problems.append(
-            Problem(
-                field="split",
-                severity="error",
-                message=f"split file {manifest.split.file} is missing.",
-            )
-        )
-    else:
-        try:
-            _, digest = read_split(split_path)
-        except ArenaError as exc:
-            problems.append(Problem(field="split", severity="error", message=str(exc)))
-        else:
-            if manifest.split.sha256 and digest != manifest.split.sha256:
-                problems.append(
-                    Problem(
-                        field="split",
-                        severity="error",
-                        message="split assignment differs from the saved hash.",
-                    )
-                )
-    return problems
-
-
-def is_complete(problems: list[Problem]) -> bool:
-    return not any(p.severity == "error" for p in problems)
-
-
 # ---------------------------------------------------------------- read / write
 
 
@@ -353,11 +254,33 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """v2 made early stopping a number (0 = off, on by default) and epochs optional (empty =
+    sized by the step budget). A v1 session keeps exactly what it trained with: its explicit
+    epochs, and no early stopping where it had none (v1's null)."""
+    training = raw.get("training")
+    if isinstance(training, dict) and training.get("early_stopping_patience", 0) is None:
+        training["early_stopping_patience"] = 0
+    if isinstance(training, dict) and "epochs" not in training:
+        training["epochs"] = 3  # v1's default, which a v1 file without the field trained with
+    return raw
+
+
+MIGRATIONS = {1: _v1_to_v2}  # schema version -> the step to the next one
+
+
 def migrate(raw: dict[str, Any]) -> dict[str, Any]:
-    """Upgrade an older manifest dict to the current schema (none older than v1 exists yet)."""
+    """Upgrade an older manifest dict to the current schema, one version at a time."""
     version = raw.get("schema_version", 1)
+    if not isinstance(version, int):
+        raise ValueError(f"schema_version {version!r} is not a whole number")
     if version > SCHEMA_VERSION:
         log.warning("manifest schema %s is newer than this version (%s)", version, SCHEMA_VERSION)
+        return raw
+    while version < SCHEMA_VERSION:
+        raw = MIGRATIONS[version](raw)
+        version += 1
+    raw["schema_version"] = version
     return raw
 
 

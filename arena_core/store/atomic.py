@@ -6,7 +6,6 @@ import contextlib
 import errno
 import json
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -95,15 +94,3 @@ def atomic_write_json(
 def read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
-
-
-def copy_tree_atomic(src: Path, dst: Path) -> None:
-    """Copy a folder to ``dst`` via a temp sibling folder, so ``dst`` is whole or absent."""
-    tmp = dst.parent / f".{dst.name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        shutil.copytree(src, tmp)
-        os.replace(tmp, dst)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise storage_error(dst, exc) from exc

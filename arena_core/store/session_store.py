@@ -3,78 +3,45 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from filelock import FileLock
 
 from arena_core.errors import ArenaError, ManifestError, SessionBusy, SessionNotFound, StorageError
+from arena_core.session.check import check, is_complete
 from arena_core.session.manifest import (
     SessionManifest,
     SessionStatus,
-    check,
-    is_complete,
     parse_manifest,
     read_manifest,
     write_manifest,
 )
-from arena_core.session.strategy import plan
+from arena_core.session.plan import plan
 from arena_core.store import paths
-from arena_core.store.atomic import atomic_write_json, storage_error
-from arena_core.store.progress import (
-    ACTIVE,
-    best_macro_f1,
-    effective_status,
-    jobs_done,
-    read_progress,
+from arena_core.store.atomic import storage_error
+from arena_core.store.listing import (
+    listing_stamp,
+    newest_first,
+    read_cached_row,
+    session_entries,
+    write_cached_row,
 )
+from arena_core.store.records import ListingRow, read_progress
+from arena_core.store.status import ACTIVE, best_macro_f1, effective_status, jobs_done
 
 log = logging.getLogger(__name__)
 
 MANIFEST_LOCK = "manifest.lock"
 
 
-@dataclass
-class SessionSummary:
-    """One row of the session browser: light to build, enough to sort and filter."""
-
-    id: str
-    name: str = ""
-    status: str = "unreadable"
-    created_at: str = ""
-    n_jobs: int = 0
-    complete: bool = False
-    parent: str | None = None
-    origin: str = "native"
-    approach: str = ""
-    keys: list[str] = field(default_factory=list)
-    jobs_done: int = 0
-    best_macro_f1: float | None = None
-    model: str = ""
-    error: str | None = None  # why an unreadable session could not be read
-    warnings: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-_ACTIVE_VALUES = {status.value for status in ACTIVE}
-
-
-def _stat_key(path: Path) -> list[int] | None:
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return [info.st_mtime_ns, info.st_size]
+SessionSummary = ListingRow  # the session browser's row, by the name the pages use
 
 
 def _planned_count(manifest: SessionManifest) -> int:
@@ -168,7 +135,7 @@ class SessionStore:
         return SessionSummary(
             id=manifest.id,
             name=manifest.name,
-            status=effective_status(manifest.status, progress).value,
+            status=effective_status(manifest.status, progress),
             created_at=manifest.created_at,
             n_jobs=_planned_count(manifest),
             complete=is_complete(check(manifest)),
@@ -190,20 +157,12 @@ class SessionStore:
         (mtime, size), so any write, by us or by hand, invalidates it. Active sessions are always
         recomputed because a dead worker changes their status without touching any file.
         """
-        stamp = [_stat_key(folder / paths.MANIFEST), _stat_key(folder / paths.PROGRESS)]
-        cache_path = folder / paths.LISTING_CACHE
-        try:
-            cached = json.loads(cache_path.read_bytes())
-            if cached.get("stamp") == stamp and cached["summary"]["status"] not in _ACTIVE_VALUES:
-                return SessionSummary(**cached["summary"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+        stamp = listing_stamp(folder)
+        cached = read_cached_row(folder, stamp)
+        if cached is not None:
+            return cached
         summary = self.summary(folder.name)
-        if summary.error is None and summary.status not in _ACTIVE_VALUES:
-            with contextlib.suppress(ArenaError):  # a read-only store still lists
-                atomic_write_json(
-                    cache_path, {"stamp": stamp, "summary": summary.to_json()}, durable=False
-                )
+        write_cached_row(folder, stamp, summary)
         return summary
 
     def refresh_listing(self, session_id: str) -> None:
@@ -216,19 +175,12 @@ class SessionStore:
         """Every session, newest first. A damaged folder is listed with its error, never fatal."""
         if not self.sessions_root.is_dir():
             return []
-        summaries = []
-        with os.scandir(self.sessions_root) as entries:
-            for entry in entries:
-                if entry.name.startswith(".") or not entry.is_dir():
-                    continue
-                try:
-                    paths.validate_session_id(entry.name)
-                except ArenaError:
-                    log.warning("skipping odd folder %s in the sessions folder", entry.name)
-                    continue
-                summaries.append(self._cached_summary(Path(entry.path)))
-        summaries.sort(key=lambda s: (s.created_at, s.id), reverse=True)
-        return summaries
+        return newest_first(
+            [
+                self._cached_summary(Path(entry.path))
+                for entry in session_entries(self.sessions_root, warn=True)
+            ]
+        )
 
     def ids(self) -> list[str]:
         return [s.id for s in self.list()]

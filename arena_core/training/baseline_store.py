@@ -16,12 +16,8 @@ import numpy as np
 
 from arena_core.errors import ModelLoadError
 from arena_core.store.atomic import atomic_write_bytes
-from arena_core.training.baselines import (
-    BaselineModel,
-    EmbedFeatures,
-    TfidfFeatures,
-    parse_name,
-)
+from arena_core.training.baseline_features import EmbedFeatures, TfidfFeatures, vectorizer_kwargs
+from arena_core.training.baselines import BaselineModel, parse_name
 
 FORMAT = "arena-baseline"
 FORMAT_VERSION = 1
@@ -127,9 +123,9 @@ def _build(meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> BaselineMode
         for vocabulary, idf in zip(vocabularies, idfs, strict=True):
             if sorted(vocabulary.values()) != list(range(len(idf))):
                 raise ValueError("a vocabulary does not index its idf vector")
-        features = TfidfFeatures.rebuild([b["params"] for b in blocks], vocabularies, idfs)
-        if features.width != coef.shape[1]:
-            raise ValueError(f"{features.width} tf-idf columns for {coef.shape[1]} weights")
+        features = _rebuild_tfidf([b["params"] for b in blocks], vocabularies, idfs)
+        if sum(len(v) for v in vocabularies) != coef.shape[1]:
+            raise ValueError(f"the vocabularies do not fit {coef.shape[1]} weights")
     else:
         features = EmbedFeatures(str(meta.get("embed_model") or inner), int(meta["max_length"]))
     thresholds = meta.get("thresholds")
@@ -145,3 +141,15 @@ def _build(meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> BaselineMode
         thresholds,
         float(meta["chosen_c"]),
     )
+
+
+def _rebuild_tfidf(params: list[dict[str, Any]], vocabularies: list[dict[str, int]], idfs):
+    """Fresh vectorizers given the saved vocabulary and idf: transform() as when fitted."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizers = []
+    for p, vocabulary, idf in zip(params, vocabularies, idfs, strict=True):
+        vec = TfidfVectorizer(vocabulary=vocabulary, **vectorizer_kwargs(p))
+        vec.idf_ = np.asarray(idf, dtype=np.float64)
+        vectorizers.append(vec)
+    return TfidfFeatures(vectorizers)

@@ -13,17 +13,17 @@ torch/transformers/scikit-learn are imported inside functions: pages import the 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
 from arena_core.errors import ModelLoadError, TrainingError
+from arena_core.training.baseline_features import EmbedFeatures, TfidfFeatures
 from arena_core.training.evaluation import (
     apply_thresholds,
     classification_metrics,
@@ -36,29 +36,18 @@ log = logging.getLogger(__name__)
 BASELINE_KINDS = ("tfidf", "embed")
 Task = Literal["single", "multi"]
 Progress = Callable[[str, float], None]
-# C picked by validation macro-F1. Synthetic 1,000 rows, 5 classes (see the report in
-# BENCHMARKS.md): 0.25 underfits, 4-16 win on tf-idf, 1-16 on embeddings; outside this range
-# never won. Without validation rows 4 is used: it won or tied on every set measured.
+# Measured on real text (bench.quality_data: fortunes_en, wordnet_nouns, fortunes_intl; 600
+# train / 200 val / 200 test rows, 3 splits, 8-10 imbalanced classes). The best C differs by set
+# (tf-idf, balanced: 0.25..16 are within 0.01 on two sets, 0.55..0.62 on fortunes_intl; MiniLM:
+# 4-16, 0.25 loses up to 0.07); C=0.06 and C=64 never beat this grid. Without validation rows
+# C=4: within 0.01 of the best C on all six (set x features) combinations.
 C_GRID = (0.25, 1.0, 4.0, 16.0)
 DEFAULT_C = 4.0
-# class_weight="balanced" measured on 1:9 imbalanced synthetic text (5 seeds): macro-F1
-# 0.86 vs 0.81 unweighted for single; for multi-label, with tuned thresholds, it is a tie.
-CLASS_WEIGHT = "balanced"
-# Word 1-2 grams + char_wb 2-5 grams: +3..6 points of macro-F1 over words alone on text with
-# typos and inflections (2x the fit time, still well under a second per 1,000 rows).
-TFIDF_PARAMS: tuple[dict[str, Any], ...] = (
-    {"analyzer": "word", "ngram_range": [1, 2], "sublinear_tf": True, "max_features": 200_000},
-    {
-        "analyzer": "char_wb",
-        "ngram_range": [2, 5],
-        "sublinear_tf": True,
-        "min_df": 2,
-        "max_features": 200_000,
-    },
-)
-EMBED_MAX_LENGTH = 256  # all-MiniLM-L6-v2 was trained on 256 tokens
-EMBED_BATCH = 32
-TINY_SEED = 0  # 'tiny' is random-init: a fixed seed makes a saved tiny baseline reloadable
+# class_weight="balanced" (same runs): val-picked macro-F1 0.385/0.658/0.617 vs 0.360/0.616/0.601
+# unweighted on tf-idf, 0.561/0.821/0.557 vs 0.538/0.816/0.531 on MiniLM, and far less
+# sensitive to C. Multi-label (pairs of those texts joined): a tie with tuned thresholds
+# (0.684 vs 0.685, 0.627 vs 0.632), much better at the untuned 0.5 (0.695 vs 0.517, 0.625 vs 0.478).
+CLASS_WEIGHT: str | None = "balanced"
 _NEVER = -1e9  # logit of a class absent from the training rows / a constant label
 
 
@@ -85,132 +74,6 @@ def is_baseline(model_name: str) -> bool:
     clear message rather than being taken for a transformer to fine-tune)."""
     raw = (model_name or "").strip().lower()
     return raw == "tfidf" or raw.startswith("embed:")
-
-
-class TfidfFeatures:
-    """Word and char_wb TF-IDF blocks side by side (each block L2-normalised by scikit-learn)."""
-
-    def __init__(self, vectorizers: list[Any]):
-        self.vectorizers = vectorizers
-
-    @classmethod
-    def fit(cls, texts: list[str]) -> tuple[TfidfFeatures, Any]:
-        from scipy import sparse
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        vectorizers, blocks = [], []
-        for params in TFIDF_PARAMS:
-            vec = TfidfVectorizer(**_sklearn_params(params))
-            try:
-                blocks.append(vec.fit_transform(texts))
-            except ValueError as exc:  # "empty vocabulary", "max_df < min_df" on tiny sets
-                if params["analyzer"] == "word":
-                    raise TrainingError(
-                        f"The training texts give no usable words ({exc}): check the text column."
-                    ) from exc
-                continue  # char block dropped (e.g. min_df on a handful of rows)
-            vectorizers.append(vec)
-        return cls(vectorizers), sparse.hstack(blocks, format="csr")
-
-    @classmethod
-    def rebuild(cls, params: list[dict[str, Any]], vocabularies: list[dict[str, int]], idfs):
-        """The fitted vectorizers back from their params, vocabulary and idf vector."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        vectorizers = []
-        for p, vocabulary, idf in zip(params, vocabularies, idfs, strict=True):
-            vec = TfidfVectorizer(vocabulary=vocabulary, **_sklearn_params(p))
-            vec.idf_ = np.asarray(idf, dtype=np.float64)
-            vectorizers.append(vec)
-        return cls(vectorizers)
-
-    def transform(self, texts: list[str], progress: Progress | None = None):
-        from scipy import sparse
-
-        return sparse.hstack([v.transform(texts) for v in self.vectorizers], format="csr")
-
-    @property
-    def width(self) -> int:
-        return sum(len(v.vocabulary_) for v in self.vectorizers)
-
-
-def _sklearn_params(params: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in params.items() if k != "vocabulary"}
-    out["ngram_range"] = tuple(out["ngram_range"])
-    return out
-
-
-class EmbedFeatures:
-    """Frozen encoder: mean of the last hidden states over the attention mask, L2-normalised.
-
-    The encoder loads on first use (a loaded baseline costs nothing until it predicts)."""
-
-    def __init__(self, model: str, max_length: int = EMBED_MAX_LENGTH):
-        from arena_core.training.models import resolve_model
-
-        self.model = model
-        self.source = resolve_model(model)  # ModelLoadError now rather than at first predict
-        self.max_length = max_length
-        self._encoder: tuple[Any, Any] | None = None
-        self._lock = threading.Lock()
-
-    def _load(self) -> tuple[Any, Any]:
-        from arena_core.training import models
-
-        models.force_offline()
-        import torch
-        from transformers import AutoModel, BertConfig, BertModel
-
-        tokenizer = models.load_tokenizer(self.source)
-        if self.source.kind == "tiny":
-            with torch.random.fork_rng(devices=[]):  # leave the caller's RNG alone
-                torch.manual_seed(TINY_SEED)
-                config = BertConfig(**models.TINY_CONFIG, vocab_size=tokenizer.vocab_size)
-                encoder = BertModel(config, add_pooling_layer=False)
-        else:
-            try:
-                encoder = AutoModel.from_pretrained(self.source.ref, local_files_only=True)
-            except (OSError, ValueError) as exc:
-                raise ModelLoadError(
-                    f"Cannot load the encoder '{self.source.display}': {exc}. "
-                    f"{models.OFFLINE_HINT}."
-                ) from exc
-        self.max_length = models.effective_max_length(self.max_length, self.source, tokenizer)
-        return tokenizer, encoder.eval()
-
-    def transform(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
-        import torch
-
-        with self._lock:
-            if self._encoder is None:
-                self._encoder = self._load()
-            tokenizer, encoder = self._encoder
-            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
-            out: np.ndarray | None = None
-            with torch.inference_mode():
-                for start in range(0, len(order), EMBED_BATCH):
-                    batch = order[start : start + EMBED_BATCH]
-                    inputs = tokenizer(
-                        [texts[i] for i in batch],
-                        truncation=True,
-                        max_length=self.max_length,
-                        padding=True,
-                        return_tensors="pt",
-                    )
-                    hidden = encoder(**inputs).last_hidden_state.float()
-                    mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                    mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                    vectors = torch.nn.functional.normalize(mean, p=2, dim=1).numpy()
-                    if out is None:
-                        out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float64)
-                    out[batch] = vectors
-                    if progress:
-                        progress("embedding texts", min(1.0, (start + len(batch)) / len(texts)))
-        return out if out is not None else np.zeros((0, 0))
-
-    @property
-    def width(self) -> int | None:
-        return None  # known once the encoder ran
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -259,13 +122,14 @@ class BaselineModel:
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """(n, K): softmax rows for single, per-label probabilities for multi."""
-        return self.scores(self.features.transform(_clean(texts)))
+        texts = _clean(texts)
+        if not texts:  # scikit-learn refuses to transform 0 rows
+            return np.zeros((0, len(self.labels)))
+        return self.scores(self.features.transform(texts))
 
     def predict(self, texts: list[str]) -> np.ndarray:
         """Class indices (single) or a 0/1 matrix with the per-label thresholds (multi)."""
-        return self._decide(self.predict_proba(texts))
-
-    def _decide(self, probs: np.ndarray) -> np.ndarray:
+        probs = self.predict_proba(texts)
         if self.task == "single":
             return probs.argmax(axis=1).astype(np.int64)
         return apply_thresholds(probs, self.labels, self.thresholds)
@@ -358,6 +222,31 @@ def _fit_multi(x, y: np.ndarray, c: float, seed: int) -> tuple[np.ndarray, np.nd
     return coef, intercept
 
 
+def _check_labels(task: str, labels: list[str]) -> list[str]:
+    if task not in ("single", "multi"):
+        raise TrainingError(f"Unknown task {task!r}: use 'single' or 'multi'.")
+    labels = [str(label) for label in labels]
+    if len(set(labels)) != len(labels) or not labels or (task == "single" and len(labels) < 2):
+        raise TrainingError(
+            f"Labels {labels} must be distinct, and at least 2 for a single-label baseline."
+        )
+    return labels
+
+
+def _checked_training_rows(task: str, labels: list[str], texts, targets):
+    """(texts, targets) of the training rows, or TrainingError saying what is missing."""
+    texts = _clean(texts)
+    if not texts:
+        raise TrainingError("No training rows: add labelled rows before training a baseline.")
+    y = _check_targets(task, labels, texts, targets, "training")
+    if task == "single" and len(np.unique(y)) < 2:
+        raise TrainingError(
+            f"All training rows are '{labels[int(y[0])]}': a single-label baseline needs at "
+            "least two classes in the training rows."
+        )
+    return texts, y
+
+
 def fit_baseline(
     model_name: str,
     task: Task,
@@ -376,22 +265,8 @@ def fit_baseline(
     started = time.perf_counter()
     kind, inner = parse_name(model_name)
     report = progress or (lambda _stage, _fraction: None)
-    if task not in ("single", "multi"):
-        raise TrainingError(f"Unknown task {task!r}: use 'single' or 'multi'.")
-    labels = [str(label) for label in labels]
-    if len(set(labels)) != len(labels) or not labels or (task == "single" and len(labels) < 2):
-        raise TrainingError(
-            f"Labels {labels} must be distinct, and at least 2 for a single-label baseline."
-        )
-    train_texts = _clean(train_texts)
-    if not train_texts:
-        raise TrainingError("No training rows: add labelled rows before training a baseline.")
-    y = _check_targets(task, labels, train_texts, train_targets, "training")
-    if task == "single" and len(np.unique(y)) < 2:
-        raise TrainingError(
-            f"All training rows are '{labels[int(y[0])]}': a single-label baseline needs at "
-            "least two classes in the training rows."
-        )
+    labels = _check_labels(task, labels)
+    train_texts, y = _checked_training_rows(task, labels, train_texts, train_targets)
     val_texts = _clean(val_texts or [])
     y_val = (
         _check_targets(task, labels, val_texts, val_targets, "validation") if val_texts else None

@@ -159,3 +159,25 @@ def _check_trainable(examples: JobExamples, job: ModelJob) -> None:
             f"{_describe(job)}: every training example has the same class '{only}', so there "
             "is nothing to learn. Add examples of the other classes or drop this key/label."
         )
+
+
+def class_counts(job: ModelJob, train_targets: np.ndarray) -> dict[str, int]:
+    """Training rows per label of ``job`` (multi-label: rows where the label is on)."""
+    targets = np.asarray(train_targets)
+    if job.strategy is Strategy.MULTI_LABEL:
+        sums = targets.sum(axis=0)
+        return {label: int(n) for label, n in zip(job.labels, sums, strict=True)}
+    counts = np.bincount(targets.astype(int), minlength=len(job.labels))
+    return {label: int(n) for label, n in zip(job.labels, counts, strict=True)}
+
+
+def row_counts(job: ModelJob, examples: JobExamples) -> dict[str, Any]:
+    """A report's row fields: rows per split, rows left out and why, training rows per label."""
+    return {
+        "n_train": examples.count("train"),
+        "n_validation": examples.count("validation"),
+        "n_test": examples.count("test"),
+        "excluded_rows": examples.n_excluded,
+        "excluded": examples.excluded,
+        "train_class_counts": class_counts(job, examples.targets["train"]),
+    }

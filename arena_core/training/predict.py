@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from arena_core.errors import ModelLoadError
+from arena_core.training.baseline_store import JSON_NAME as BASELINE_JSON
+from arena_core.training.baseline_store import TENSORS_NAME as BASELINE_TENSORS
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ MODEL_FILES = (
     "tokenizer_config.json",
     "vocab.txt",
     "special_tokens_map.json",
+    BASELINE_JSON,
+    BASELINE_TENSORS,
 )
 DEFAULT_CACHE_BYTES = 2 * 1024**3  # parameter memory kept by a PredictorCache (~20 MiniLMs)
 
@@ -63,12 +67,14 @@ def model_fingerprint(model_dir: Path) -> tuple:
     inode; a missing file is recorded as None so adding or removing one also changes it.
     """
     model_dir = Path(model_dir)
+    # A baseline's folder is described by baseline.json; a transformer's by config.json.
+    described_by = BASELINE_JSON if (model_dir / BASELINE_JSON).is_file() else CONFIG
     try:
-        config_hash = hashlib.sha256((model_dir / CONFIG).read_bytes()).hexdigest()
+        config_hash = hashlib.sha256((model_dir / described_by).read_bytes()).hexdigest()
     except FileNotFoundError:
         raise _no_model(model_dir) from None
     except OSError as exc:
-        raise ModelLoadError(f"Cannot read {model_dir / CONFIG}: {exc}.") from exc
+        raise ModelLoadError(f"Cannot read {model_dir / described_by}: {exc}.") from exc
     stats: list[tuple] = []
     for name in MODEL_FILES:
         try:
@@ -109,6 +115,8 @@ class Predictor:
 
         model_dir = Path(model_dir)
         fingerprint = model_fingerprint(model_dir)  # taken first: a rewrite during load reloads
+        if (model_dir / BASELINE_JSON).is_file():
+            return cls._load_baseline(model_dir, fingerprint)
         started = time.perf_counter()
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
@@ -139,15 +147,38 @@ class Predictor:
             nbytes=sum(p.numel() * p.element_size() for p in model.parameters()),
         )
 
+    @classmethod
+    def _load_baseline(cls, model_dir: Path, fingerprint: tuple) -> Predictor:
+        """A baseline's model/ folder (``training.baseline_store``): no tokenizer, no torch."""
+        global _loads
+        from arena_core.training.baseline_store import load_baseline
+
+        baseline = load_baseline(model_dir)
+        with _loads_lock:
+            _loads += 1
+        return cls(
+            model_dir=model_dir,
+            fingerprint=fingerprint,
+            tokenizer=None,
+            model=baseline,
+            labels=list(baseline.labels),
+            thresholds=dict(baseline.thresholds or {}),
+            multi_label=baseline.task == "multi",
+            positions=None,
+            nbytes=int(baseline.coef.nbytes + baseline.intercept.nbytes),
+        )
+
     def predict(
         self, texts: list[str], batch_size: int = 32, max_length: int = 512
     ) -> list[dict[str, Any]]:
         """One dict per text: ``{"label", "score", "scores"}``, or for multi-label models
         ``{"labels", "scores"}`` (labels whose probability reaches their threshold)."""
+        texts = ["" if t is None else str(t) for t in texts]
+        if self.tokenizer is None:  # a baseline: probabilities straight from its features
+            return [self._result(row) for row in self.model.predict_proba(texts).tolist()]
         import torch
 
         limit = min(max_length, self.positions or max_length)
-        texts = ["" if t is None else str(t) for t in texts]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding per batch
         results: list[dict[str, Any] | None] = [None] * len(texts)
         with torch.inference_mode():
