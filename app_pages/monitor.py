@@ -4,6 +4,7 @@ import streamlit as st
 
 from arena_core.errors import ArenaError
 from arena_core.run import control
+from arena_core.session.describe import baseline_gain, baseline_verdict
 from arena_core.store.records import JobStatus
 from arena_core.viz.charts import SeriesIndex, f1_figure, loss_figure
 from ui import session_views as sv
@@ -88,11 +89,23 @@ def job_table(info: dict) -> None:
             "status": job["status"],
             "progress": job["step"] / job["total_steps"] if job.get("total_steps") else None,
             "macro-F1": (job.get("metrics") or {}).get("macro_f1"),
+            "TF-IDF baseline": job.get("baseline_macro_f1"),
+            "gain over baseline": baseline_gain(
+                (job.get("metrics") or {}).get("macro_f1"), job.get("baseline_macro_f1")
+            ),
             "accuracy": (job.get("metrics") or {}).get("accuracy"),
             "error": job.get("error") or "",
         }
         for job in info["jobs"]
     ]
+    verdict = baseline_verdict(
+        [
+            ((j.get("metrics") or {}).get("macro_f1"), j.get("baseline_macro_f1"))
+            for j in info["jobs"]
+        ]
+    )
+    if verdict:
+        st.warning(verdict, icon=":material/compare_arrows:")
     st.dataframe(
         table,
         hide_index=True,
@@ -100,6 +113,9 @@ def job_table(info: dict) -> None:
         column_config={
             "progress": st.column_config.ProgressColumn(min_value=0, max_value=1),
             "macro-F1": st.column_config.NumberColumn(format="%.3f"),
+            "TF-IDF baseline": st.column_config.NumberColumn(
+                format="%.3f", help="validation macro-F1 of TF-IDF + logistic regression"
+            ),
             "accuracy": st.column_config.NumberColumn(format="%.3f"),
         },
     )

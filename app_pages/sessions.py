@@ -4,7 +4,12 @@ import streamlit as st
 
 from arena_core.errors import ArenaError
 from arena_core.session.check import check
-from arena_core.session.describe import job_results, readable_sections
+from arena_core.session.describe import (
+    baseline_gain,
+    baseline_verdict,
+    job_results,
+    readable_sections,
+)
 from arena_core.session.manifest import STRATEGY_FIELDS
 from ui import session_views as sv
 from ui.common import COMPARE, COMPARE_SESSIONS, DATASET, get_store, open_monitor, show_error
@@ -138,6 +143,11 @@ delete_panel()
 results = job_results(store.session_dir(sid), manifest)
 if results:
     st.markdown("#### Models")
+    verdict = baseline_verdict([(r["macro_f1"], r["baseline_macro_f1"]) for r in results])
+    if verdict:
+        st.warning(verdict, icon=":material/compare_arrows:")
+    for row in results:
+        row["gain_over_baseline"] = baseline_gain(row["macro_f1"], row["baseline_macro_f1"])
     st.dataframe(results, hide_index=True, key="ses_results")
 st.markdown("#### Saved settings")
 sv.render_sections(readable_sections(manifest), key="ses_sections")

@@ -108,6 +108,9 @@ if model_choice == "custom":
     model = st.text_input(
         "Model folder or hub id (must be available offline)", **remember("st_model_custom", "")
     )
+    from ui.model_catalog import catalog_picker  # here: the catalog is only for 'custom'
+
+    model = catalog_picker(dataset.languages) or model
 demo = bool(st.session_state.get(ds_state.IS_DEMO))
 if demo:
     st.caption("Demo: the tiny model is the quickest; MiniLM learns for real.")

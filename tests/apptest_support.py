@@ -19,7 +19,16 @@ from ui.dataset_state import IS_DEMO
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 TIMEOUT = 60
-PAGE_FILES = ("home", "dataset", "strategy", "sessions", "monitor", "compare", "predict")
+PAGE_FILES = (
+    "home",
+    "dataset",
+    "strategy",
+    "sessions",
+    "monitor",
+    "compare",
+    "benchmark",
+    "predict",
+)
 OWN_PAGES = ("sessions", "monitor", "compare")
 
 
@@ -35,7 +44,7 @@ def page_test(page: str | None = None, state: dict | None = None) -> AppTest:
 
 
 def nav_app(tmp_path: Path, page: str, timeout: float = 30) -> AppTest:
-    """An AppTest whose entry registers all seven pages with st.navigation, ``page`` first.
+    """An AppTest whose entry registers all eight pages with st.navigation, ``page`` first.
 
     Page links and st.switch_page only work under navigation, so a page file cannot be
     tested alone for them. Our three pages are the real files (symlinked); the others are

@@ -13,7 +13,7 @@ PAGES_SCRIPT = """
 import os, sys, tempfile
 os.environ["ARENA_HOME"] = tempfile.mkdtemp()
 from streamlit.testing.v1 import AppTest
-for page in ["home", "dataset", "strategy", "sessions", "monitor", "compare", "predict"]:
+for page in ["home", "dataset", "strategy", "sessions", "monitor", "compare", "benchmark", "predict"]:
     at = AppTest.from_file(f"app_pages/{page}.py", default_timeout=60)
     at.run()
     assert not at.exception, (page, at.exception)

@@ -10,13 +10,25 @@ import argparse
 import logging
 import sys
 
-from arena_core.cli import benchmark_commands, job_commands, legacy_commands, session_commands
+from arena_core.cli import (
+    benchmark_commands,
+    job_commands,
+    legacy_commands,
+    model_commands,
+    session_commands,
+)
 from arena_core.cli.output import EXIT_USAGE
 from arena_core.errors import ArenaError
 from arena_core.store.session_store import SessionStore
 
 # Each module adds its subcommands with register(subparsers); one concern per module.
-COMMAND_MODULES = (session_commands, job_commands, legacy_commands, benchmark_commands)
+COMMAND_MODULES = (
+    session_commands,
+    job_commands,
+    legacy_commands,
+    benchmark_commands,
+    model_commands,
+)
 
 
 class _Parser(argparse.ArgumentParser):

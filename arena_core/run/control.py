@@ -282,6 +282,7 @@ def _job_state(row: JobRow) -> dict[str, Any]:
         **job_identity(row.job),
         "status": row.status.value,
         "metrics": row.metrics,
+        "baseline_macro_f1": row.baseline_macro_f1,
         "step": row.entry.step,
         "total_steps": row.entry.total_steps,
         "eta_seconds": row.eta_seconds,

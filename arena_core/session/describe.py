@@ -168,9 +168,35 @@ def job_results(
             "val_loss": _number(metrics.get("loss")),
             "best_epoch": report.best_epoch if report else None,
             "test_macro_f1": _number(test.get("macro_f1")),
+            "baseline_macro_f1": state.baseline_macro_f1,
             "error": state.entry.error,
         }
         if with_reports:
             row["report"] = report.model_dump(exclude_unset=True) if report else None
         rows.append(row)
     return rows
+
+
+def baseline_gain(macro_f1: float | None, baseline: float | None) -> str:
+    """'+0.08 over TF-IDF' style text, '' when either score is missing."""
+    if macro_f1 is None or baseline is None:
+        return ""
+    return f"{macro_f1 - baseline:+.2f}"
+
+
+def baseline_verdict(scores: list[tuple[float | None, float | None]]) -> str | None:
+    """A warning when fine-tuning did not beat the tf-idf baseline on some models.
+
+    ``scores`` holds (model macro-F1, baseline macro-F1) per finished model. Nothing tells a user
+    otherwise that a 2-second baseline would have done as well as minutes of fine-tuning.
+    """
+    pairs = [(m, b) for m, b in scores if m is not None and b is not None]
+    behind = [(m, b) for m, b in pairs if m < b]
+    if not behind:
+        return None
+    worst = max(b - m for m, b in behind)
+    return (
+        f"The TF-IDF baseline scored higher than the fine-tuned model on {len(behind)} of "
+        f"{len(pairs)} models (by up to {worst:.2f} macro-F1). Fine-tuning did not pay there: "
+        "try more data, more epochs, or compare candidates with a benchmark (Benchmark page)."
+    )

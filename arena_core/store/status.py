@@ -124,6 +124,13 @@ class JobRow:
         return dict(self.entry.metrics)
 
     @property
+    def baseline_macro_f1(self) -> float | None:
+        """The tf-idf baseline's validation macro-F1 on this job's rows (fine-tunes only)."""
+        baseline = self.report.baseline if self.report is not None else None
+        score = (baseline or {}).get("macro_f1")
+        return float(score) if isinstance(score, int | float) else None
+
+    @property
     def eta_seconds(self) -> float | None:
         return self.entry.eta_seconds if self.status is JobStatus.RUNNING else None
 

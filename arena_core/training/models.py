@@ -141,7 +141,12 @@ def _hub_source(hub_id: str) -> ModelSource:
     except Exception as exc:  # invalid repo id (HFValidationError) and the like
         raise ModelLoadError(f"'{hub_id}' is not a valid model name: {OFFLINE_HINT}.") from exc
     if not isinstance(cached, str):
-        raise ModelLoadError(f"Model '{hub_id}' is not available offline: {OFFLINE_HINT}.")
+        raise ModelLoadError(
+            f"Model '{hub_id}' is not available offline: it is not in this machine's Hugging "
+            f"Face cache. When online, download it once with 'arena download-model {hub_id}' "
+            "(or Download under 'Suggested models' on the Strategy page); otherwise copy the "
+            "model's folder here and give its path, or use 'minilm' or 'tiny'."
+        )
     return ModelSource("hub", hub_id, hub_id=hub_id)
 
 
