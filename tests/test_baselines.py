@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from arena_core.errors import ModelLoadError, TrainingError
+from arena_core.training.baseline_store import load_baseline, save_baseline
 from arena_core.training.baselines import (
     C_GRID,
     BaselineModel,
     fit_baseline,
     is_baseline,
-    load_baseline,
 )
 from arena_core.training.evaluation import THRESHOLD_GRID, classification_metrics
 
@@ -202,7 +202,7 @@ def _assert_no_pickle(folder: Path) -> None:
 def test_tfidf_round_trip_predicts_the_same(which, single_fit, multi_fit, tmp_path):
     result, texts = (single_fit if which == "single" else multi_fit)[:2]
     model = result.model
-    model.save(tmp_path / "b")
+    save_baseline(model, tmp_path / "b")
     _assert_no_pickle(tmp_path / "b")
     meta = json.loads((tmp_path / "b" / "baseline.json").read_text())
     assert meta["kind"] == "tfidf" and meta["labels"] == LABELS and meta["vectorizers"]
@@ -217,7 +217,7 @@ def test_tfidf_round_trip_predicts_the_same(which, single_fit, multi_fit, tmp_pa
 def test_damaged_or_missing_files_raise_model_load_error(single_fit, tmp_path):
     model = single_fit[0].model
     folder = tmp_path / "b"
-    model.save(folder)
+    save_baseline(model, folder)
     tensors = folder / "baseline.safetensors"
     good = tensors.read_bytes()
     tampered = bytearray(good)
@@ -238,7 +238,7 @@ def test_damaged_or_missing_files_raise_model_load_error(single_fit, tmp_path):
 
 def test_tampered_json_that_keeps_the_hash_is_refused(single_fit, tmp_path):
     folder = tmp_path / "b"
-    single_fit[0].model.save(folder)
+    save_baseline(single_fit[0].model, folder)
     meta = json.loads((folder / "baseline.json").read_text())
     meta["labels"] = meta["labels"][:2]
     (folder / "baseline.json").write_text(json.dumps(meta))
@@ -296,7 +296,7 @@ def test_embed_tiny_shapes_thresholds_and_round_trip(tmp_path):
     probs = model.predict_proba(texts[70:])
     assert probs.shape == (20, len(LABELS)) and model.coef.shape == (len(LABELS), 32)
     assert set(model.thresholds) == set(LABELS)
-    model.save(tmp_path / "e")
+    save_baseline(model, tmp_path / "e")
     _assert_no_pickle(tmp_path / "e")
     meta = json.loads((tmp_path / "e" / "baseline.json").read_text())
     assert meta["embed_model"] == "tiny" and meta["max_length"] == 256
@@ -330,7 +330,7 @@ def test_embed_minilm_learns_from_sixty_texts(tmp_path):
     result = fit_baseline("embed:minilm", "single", LABELS, texts[:60], y[:60])
     pred = result.model.predict(texts[60:])
     assert macro_f1(y[60:], pred, LABELS) > 0.7
-    result.model.save(tmp_path / "m")
+    save_baseline(result.model, tmp_path / "m")
     loaded = load_baseline(tmp_path / "m")
     assert json.loads((tmp_path / "m" / "baseline.json").read_text())["embed_model"] == "minilm"
     assert np.allclose(loaded.predict_proba(texts[60:]), result.model.predict_proba(texts[60:]))

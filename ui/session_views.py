@@ -207,7 +207,7 @@ def _listing_cache(home: str) -> ListingCache:
 
 def list_sessions(store: SessionStore) -> list[SessionSummary]:
     """store.list(), re-reading only the sessions whose folder changed since the last call."""
-    return _listing_cache(str(store.home)).rows(store)
+    return _listing_cache(str(store.home)).rows(store.sessions_root, store.summary)
 
 
 def summary_frame(summaries: Sequence[SessionSummary]) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from arena_core.data.readers import ReadResult, check_duplicate_columns, error_detail
+from arena_core.data.read_result import ReadResult, check_duplicate_columns, error_detail
 from arena_core.errors import DatasetError
 
 

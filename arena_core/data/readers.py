@@ -15,13 +15,12 @@ import json
 import logging
 import re
 import warnings as pywarnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from arena_core.data.read_result import ReadResult, check_duplicate_columns, error_detail
 from arena_core.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -42,14 +41,6 @@ _MAGIC = {
     b"\x1f\x8b": "a gzip archive",
 }
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+)")
-
-
-@dataclass
-class ReadResult:
-    """The table as read, plus warnings about what was skipped or assumed."""
-
-    frame: pd.DataFrame
-    warnings: list[str] = field(default_factory=list)
 
 
 def read_table(path: Path, *, source_name: str | None = None) -> ReadResult:
@@ -136,33 +127,9 @@ def _decode(path: Path, name: str, what: str) -> str:
         ) from None
 
 
-def error_detail(exc: BaseException) -> str:
-    """The gist of a library error, on one line, to quote in a ``DatasetError``."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:200]
-
-
 def _listed(numbers: list[int]) -> str:
     shown = ", ".join(str(n) for n in numbers[:MAX_LISTED])
     return shown + (", ..." if len(numbers) > MAX_LISTED else "")
-
-
-def check_duplicate_columns(names: list[Any], name: str) -> None:
-    """Refuse repeated column names: pandas would rename them silently (``a`` -> ``a.1``)."""
-    seen: set[str] = set()
-    dups: list[str] = []
-    for raw in names:
-        if raw is None or (isinstance(raw, float) and np.isnan(raw)):
-            continue  # unnamed columns get distinct generated names
-        col = str(raw)
-        if col in seen and col not in dups:
-            dups.append(col)
-        seen.add(col)
-    if dups:
-        quoted = ", ".join(f"'{d}'" for d in dups)
-        raise DatasetError(
-            f"{name}: duplicate column names {quoted}. Rename the columns so each name is unique."
-        )
 
 
 # ---------------------------------------------------------------- CSV / TSV

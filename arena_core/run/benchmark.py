@@ -17,16 +17,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from arena_core.errors import ArenaError, ManifestError, SessionBusy
-from arena_core.run.benchmark_scores import (  # noqa: F401 (re-exported for the front ends)
+from arena_core.run.benchmark_group import (  # noqa: F401 (re-exported for the front ends)
     FAILED,
     FINISHED,
+    NAME_TAG,
     PENDING,
+    Benchmark,
+    BenchmarkRef,
+    Member,
+    metric_name,
+    tagged,
+    untagged,
+)
+from arena_core.run.benchmark_scores import (  # noqa: F401 (re-exported for the front ends)
     TEST,
     VALIDATION,
     Reports,
@@ -35,98 +44,16 @@ from arena_core.run.benchmark_scores import (  # noqa: F401 (re-exported for the
 from arena_core.session.create import PreparedSession, create_relaunch, create_session
 from arena_core.session.describe import session_jobs
 from arena_core.session.manifest import SessionManifest, SessionStatus
-from arena_core.session.strategy import Strategy
 from arena_core.store import paths
 from arena_core.store.records import ListingRow, read_report
 from arena_core.store.session_store import SessionStore
-from arena_core.store.status import ACTIVE
 from arena_core.training.baselines import is_baseline
 from arena_core.training.budget import session_budget
 from arena_core.training.job_runner import check_model
 
 log = logging.getLogger(__name__)
 
-NAME_TAG = "benchmark"  # members' session names end with it: cheap to spot in store.list()
 MAX_MEMBERS = 60  # a typo like --seeds 300 must not queue hundreds of trainings
-
-
-class BenchmarkRef(BaseModel):
-    """The ``benchmark`` entry of a member's manifest: the group it belongs to."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str  # the benchmark's id: its first member's session id
-    name: str  # the session name the benchmark was started with (without the tag)
-    models: list[str]
-    seeds: list[int]
-    default_seed: int = 42  # the seed a promoted model trains with
-    # The session this entry was written for. A relaunch copies the whole manifest, so a copy
-    # naming another session (a user's relaunch of a member, a promoted model) is no member.
-    member: str | None = None
-
-
-@dataclass(frozen=True)
-class Member:
-    """One (model, seed) session of a benchmark, with its effective status."""
-
-    session_id: str
-    model: str
-    seed: int
-    status: str
-    created_at: str = ""
-
-    @property
-    def state(self) -> str:
-        """finished (in the means), pending (not ended yet) or failed (left out)."""
-        if self.status == SessionStatus.COMPLETED:
-            return FINISHED
-        if self.status in ACTIVE or self.status == SessionStatus.READY:
-            return PENDING
-        return FAILED
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    id: str
-    name: str
-    models: list[str]
-    seeds: list[int]
-    default_seed: int
-    members: tuple[Member, ...]
-    keys: dict[str, str]  # key -> resolved strategy, in dataset order
-    per_language: bool
-    test_share: bool  # the split keeps test rows: scores are test scores
-    split_sha256: str | None
-
-    @property
-    def created_at(self) -> str:
-        return min((m.created_at for m in self.members), default="")
-
-    @property
-    def running(self) -> bool:
-        """True while a member is queued or running (a live view keeps refreshing)."""
-        return any(m.status in ACTIVE for m in self.members)
-
-    def count(self, state: str) -> int:
-        return sum(m.state == state for m in self.members)
-
-
-def tagged(name: str) -> str:
-    """A member's session name: the benchmark's name with the tag."""
-    return name if name.rstrip().endswith(NAME_TAG) else f"{name} {NAME_TAG}"
-
-
-def untagged(name: str) -> str:
-    """The name without the tag (a session named just "benchmark" keeps it)."""
-    stripped = name.rstrip()
-    if not stripped.endswith(NAME_TAG):
-        return name
-    return stripped[: -len(NAME_TAG)].rstrip() or stripped
-
-
-def metric_name(strategy: str) -> str:
-    """What a key's score is, in words."""
-    return "positive-class F1" if strategy == Strategy.ONE_VS_ALL else "macro-F1"
 
 
 # ---------------------------------------------------------------- create, launch, wait

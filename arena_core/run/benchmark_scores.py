@@ -13,18 +13,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from arena_core.run.benchmark_group import PENDING, Benchmark
 from arena_core.session.strategy import ModelJob, Strategy
 from arena_core.store.records import JobReport
-
-if TYPE_CHECKING:
-    from arena_core.run.benchmark import Benchmark
 
 PENALTY_PER_CV = 0.2
 MAX_PENALTY = 0.2
 TEST, VALIDATION = "test", "validation"
-FINISHED, PENDING, FAILED = "finished", "pending", "failed"  # a member's state
 
 
 def job_score(job: ModelJob, metrics: dict[str, Any] | None) -> float | None:

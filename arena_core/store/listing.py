@@ -19,9 +19,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -30,9 +29,6 @@ from arena_core.store import paths
 from arena_core.store.atomic import atomic_write_json, read_json
 from arena_core.store.records import ListingRow
 from arena_core.store.status import ACTIVE
-
-if TYPE_CHECKING:
-    from arena_core.store.session_store import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +110,9 @@ class ListingCache:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[int, ListingRow]] = {}
 
-    def rows(self, store: SessionStore) -> list[ListingRow]:
-        """``store.list()``, re-reading only the sessions whose folder changed since last time."""
-        root = store.sessions_root
+    def rows(self, root: Path, summarize: Callable[[str], ListingRow]) -> list[ListingRow]:
+        """The rows of the sessions in ``root`` (``summarize(id)`` builds one), re-reading only
+        the sessions whose folder changed since last time."""
         if not root.is_dir():
             return []
         now = time.time_ns()
@@ -136,6 +132,6 @@ class ListingCache:
                 ):
                     fresh[entry.name] = known
                 else:
-                    fresh[entry.name] = (mtime, store.summary(entry.name))
+                    fresh[entry.name] = (mtime, summarize(entry.name))
             self._entries = fresh
         return newest_first([row for _, row in fresh.values()])

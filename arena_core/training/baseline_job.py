@@ -23,6 +23,7 @@ from arena_core.session.strategy import ModelJob, Strategy
 from arena_core.store import paths
 from arena_core.store.metrics_log import EVAL, TEST, TRAIN, MetricsWriter, truncate_job_after
 from arena_core.store.records import JobReport, JobStatus, JobTimings, write_report
+from arena_core.training.baseline_store import save_baseline
 from arena_core.training.baselines import BaselineModel, fit_baseline
 from arena_core.training.evaluation import classification_metrics, multilabel_metrics
 from arena_core.training.examples import JobExamples, job_examples, row_counts
@@ -148,7 +149,7 @@ def train_baseline_job(
     fitted = _fit(config.model, job, table, examples, config.seed)
     model = fitted.model
     scores = _score_splits(model, job, table, examples, metrics)
-    model.save(model_dir)
+    save_baseline(model, model_dir)
 
     report = JobReport(
         job=job,

@@ -17,7 +17,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -133,12 +132,6 @@ class BaselineModel:
         if self.task == "single":
             return probs.argmax(axis=1).astype(np.int64)
         return apply_thresholds(probs, self.labels, self.thresholds)
-
-    def save(self, folder: Path) -> None:
-        """baseline.json + baseline.safetensors in ``folder`` (no pickle: safe to share)."""
-        from arena_core.training.baseline_store import save_baseline
-
-        save_baseline(self, Path(folder))
 
 
 @dataclass
@@ -311,10 +304,3 @@ def _validate(model: BaselineModel, x_val, y_val) -> tuple[dict[str, float] | No
         return None, classification_metrics(y_val, probs.argmax(1), model.labels)["macro_f1"]
     thresholds = tune_thresholds(y_val, probs, model.labels)
     return thresholds, multilabel_metrics(y_val, probs, model.labels, thresholds)["macro_f1"]
-
-
-def load_baseline(folder: Path) -> BaselineModel:
-    """The baseline saved in ``folder``; ModelLoadError if files are missing or damaged."""
-    from arena_core.training.baseline_store import load_baseline as load
-
-    return load(Path(folder))

@@ -19,11 +19,8 @@ from arena_core.session.strategy import ModelJob
 from arena_core.store.metrics_log import MetricsWriter
 from arena_core.store.records import JobReport
 from arena_core.training.baselines import is_baseline, parse_name
+from arena_core.training.cancel import JobCancelled
 from arena_core.training.models import ModelSource, resolve_model
-
-
-class JobCancelled(Exception):
-    """``should_stop()`` returned true: training stopped cleanly, its checkpoint is kept."""
 
 
 def check_model(name: str) -> ModelSource | None:

@@ -33,6 +33,7 @@ from arena_core.store.metrics_log import TEST, MetricsWriter, truncate_job_after
 from arena_core.store.records import JobReport, JobStatus, write_report
 from arena_core.training.baseline_job import reference_score
 from arena_core.training.budget import job_budget
+from arena_core.training.cancel import JobCancelled
 from arena_core.training.checkpoints import (
     checkpoint_step,
     disk_errors,
@@ -51,7 +52,6 @@ from arena_core.training.hf_loop import (
     StopFn,
     training_args,
 )
-from arena_core.training.job_runner import JobCancelled
 from arena_core.training.models import (
     effective_max_length,
     force_offline,
