@@ -100,3 +100,13 @@ def test_fine_tune_reports_the_tfidf_baseline_beside_its_score(tmp_path):
 def test_unusable_baseline_names_are_refused_before_anything_is_written(bad):
     with pytest.raises(ArenaError):
         check_model(bad)
+
+
+def test_cli_new_trains_a_baseline_session(tmp_path, capsys):
+    from arena_core.cli.main import main
+
+    data = str(demo_path())
+    args = ["--home", str(tmp_path / "home"), "new", data, "--text-col", "text"]
+    args += ["--annotation-col", "annotation", "--lang-col", "lang", "--model", "tfidf"]
+    assert main([*args, "--dry-run"]) == 0
+    assert "would train" in capsys.readouterr().out

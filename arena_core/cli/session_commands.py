@@ -148,10 +148,10 @@ def cmd_inspect(args: argparse.Namespace, store: SessionStore) -> int:
 
 def cmd_new(args: argparse.Namespace, store: SessionStore) -> int:
     from arena_core.session.create import create_session, prepare_from_file
-    from arena_core.training.models import resolve_model
+    from arena_core.training.job_runner import check_model
 
     settings = session_settings(args)
-    resolve_model(settings.training.model)  # refuse an unknown or disallowed model up front
+    check_model(settings.training.model)  # refuse an unknown or disallowed model up front
     prepared = prepare_from_file(args.data, dataset_options(args), settings)
     if args.dry_run:
         if args.json:

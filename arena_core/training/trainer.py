@@ -152,13 +152,7 @@ def train_job(
     )
     trainer.add_callback(callback)
 
-    # train
-    train_start = time.perf_counter()
-    with disk_errors(out_dir):
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    train_seconds = max(time.perf_counter() - train_start - trainer.eval_seconds, 1e-9)
-    if callback.cancelled:
-        raise JobCancelled(f"{job.id}: cancelled at step {trainer.state.global_step}.")
+    train_seconds = _train(job, trainer, callback, checkpoint, out_dir)
     best = _settle_best(job, trainer, callback, run.save_best, model_dir, run.n_validation)
 
     test_metrics, test_seconds = _test_best(job, run, model_dir, best, metrics)
@@ -233,6 +227,16 @@ def _outcome(trainer, callback, best: dict[str, Any], resumed_from: int | None) 
         "resumed_from_step": resumed_from,
         "thresholds": best.get("thresholds"),
     }
+
+
+def _train(job: ModelJob, trainer, callback, checkpoint: Path | None, out_dir: Path) -> float:
+    """Run the Trainer loop; returns training seconds without the validation passes in it."""
+    start = time.perf_counter()
+    with disk_errors(out_dir):
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if callback.cancelled:
+        raise JobCancelled(f"{job.id}: cancelled at step {trainer.state.global_step}.")
+    return max(time.perf_counter() - start - trainer.eval_seconds, 1e-9)
 
 
 def _start_or_resume(job: ModelJob, out_dir: Path, metrics: MetricsWriter, resume: bool):
