@@ -87,10 +87,19 @@ def _say(message: str) -> None:
     print(f"[quality] {message}", file=sys.stderr, flush=True)
 
 
-def _test_f1(case: Case, predicted) -> float:
+def _quiet() -> None:
+    """transformers at error level again: every Trainer sets its own log level (ours: warning),
+    which would let the next model load print its weights report."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+
+
+def _test_f1(case: Case, predicted, truth=None) -> float:
     from arena_core.training.evaluation import classification_metrics
 
-    return classification_metrics(case.targets["test"], predicted, case.labels)["macro_f1"]
+    truth = case.targets["test"] if truth is None else truth
+    return classification_metrics(truth, predicted, case.labels)["macro_f1"]
 
 
 def _token_rows(tokenizer, texts: list[str], targets: list[int]) -> list[dict[str, Any]]:
@@ -187,7 +196,9 @@ def traced_test(case: Case, curve: list[float]) -> Iterator[None]:
             output = self.predict(rows, metric_key_prefix="trace")
         finally:
             self.compute_metrics = scorer
-        curve.append(rounded(_test_f1(case, output.predictions.argmax(axis=-1)), 4))
+        # the eval sampler may reorder rows (group_by_length): score against the output's labels
+        predicted = output.predictions.argmax(axis=-1)
+        curve.append(rounded(_test_f1(case, predicted, output.label_ids), 4))
         return result
 
     ArenaTrainer.evaluate = evaluate
@@ -214,6 +225,7 @@ def run_default(case: Case, sampler: str = "bucket", trace: bool = False) -> dic
         start = time.perf_counter()
         manifest = create_session(store, case.prepared)
         test_curve: list[float] = []
+        _quiet()
         with batch_order(sampler), traced_test(case, test_curve) if trace else nullcontext():
             status = run_session(store, manifest.id)
         seconds = time.perf_counter() - start
@@ -266,6 +278,7 @@ def _plain_model(model: str, n_labels: int):
 
     from arena_core.training.models import TINY_CONFIG, load_tokenizer, resolve_model
 
+    _quiet()
     source = resolve_model(model)
     tokenizer = load_tokenizer(source)
     if source.kind == "tiny":
@@ -318,7 +331,7 @@ def run_trainer(case: Case, epochs: int, model: str) -> dict[str, Any]:
         trainer.remove_callback(PrinterCallback)
         trainer.train()
         output = trainer.predict(rows("test"))
-    f1 = _test_f1(case, np.asarray(output.predictions).argmax(axis=-1))
+    f1 = _test_f1(case, np.asarray(output.predictions).argmax(axis=-1), output.label_ids)
     return case.row("trainer", f1, time.perf_counter() - start, epochs=epochs)
 
 
@@ -440,7 +453,6 @@ def measure(
     from transformers.utils import logging as hf_logging
 
     offline_env()
-    hf_logging.set_verbosity_error()  # transformers may be imported before offline_env said so
     hf_logging.disable_progress_bar()  # "Loading weights" bars, once per model load
     logging.getLogger("arena_core").setLevel(logging.ERROR)
     rows: list[dict[str, Any]] = []

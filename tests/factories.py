@@ -264,7 +264,7 @@ def make_session(
 
 
 def make_relaunch_pair(
-    store: SessionStore, learning_rate: float = 1e-4, name: str = "pair"
+    store: SessionStore, learning_rate: float = 2e-4, name: str = "pair"
 ) -> tuple[str, str]:
     """A completed parent and its completed relaunch child with another learning rate."""
     parent = make_session(store, "completed", name)

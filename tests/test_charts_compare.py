@@ -136,11 +136,11 @@ def test_series_index_reads_only_new_records_and_matches_a_full_build():
 
 
 def test_config_diff_shows_only_what_differs(store):
-    parent, child = make_relaunch_pair(store, learning_rate=1e-4)
+    parent, child = make_relaunch_pair(store, learning_rate=2e-4)
     manifests = [store.load(parent), store.load(child)]
     diff = config_diff(manifests)
     assert [d["field"] for d in diff] == ["training.learning_rate"]
-    assert diff[0]["values"] == {parent: 5e-5, child: 1e-4}
+    assert diff[0]["values"] == {parent: 1e-4, child: 2e-4}
     assert config_diff([manifests[0], manifests[0].model_copy(update={"id": "x"})]) == []
 
 
