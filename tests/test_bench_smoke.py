@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bench.run import FIGURE_KEYS, main
 
 
@@ -26,3 +28,22 @@ def test_listing_smoke_writes_every_figure_key(tmp_path, monkeypatch, capsys):
     assert listed["median_s"] > 0
     assert document["machine"]["nproc"] >= 1 and document["machine"]["ram_gb"] > 0
     assert "store.list(), 1,000 sessions" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # trains four contenders for real: about a minute alone, more under load
+def test_quality_smoke_compares_every_contender_on_one_split(tmp_path, monkeypatch, capsys):
+    """The quality measure at its cheapest size (120 real fortunes, tiny model, one seed)."""
+    from tool_support import missing_quality_data
+
+    missing_quality_data("fortunes_en")
+    monkeypatch.setenv("BENCH_TMP", str(tmp_path))
+    out = tmp_path / "quality.json"
+
+    code = main(["--size", "smoke", "--only", "quality", "--json", str(out)])
+
+    assert code == 0, capsys.readouterr().out
+    document = json.loads(out.read_text(encoding="utf-8"))
+    rows = document["measures"]["quality"]["details"]["rows"]
+    assert {row["contender"] for row in rows} == {"default", "tfidf", "embed", "trainer"}
+    assert all(0.0 <= row["test_macro_f1"] <= 1.0 for row in rows)
+    assert isinstance(document["quality_default_minus_best_baseline"], float)

@@ -8,24 +8,17 @@ the command to run, unless ARENA_REQUIRE_QUALITY_DATA=1, where a missing collect
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 import pytest
+from tool_support import missing_quality_data
 
 from bench import quality_data as qd
 from bench import quality_sources as src
 
-REQUIRE = os.environ.get("ARENA_REQUIRE_QUALITY_DATA") == "1"
-
 
 def _need(name: str) -> str:
-    if name in qd.missing(name):
-        message = f"quality data {name!r} is not installed; run: {qd.install_hint(name)}"
-        if REQUIRE:
-            pytest.fail(f"{message} (ARENA_REQUIRE_QUALITY_DATA=1 makes this a failure)")
-        pytest.skip(f"QUALITY DATA MISSING: {message} (ARENA_REQUIRE_QUALITY_DATA=1 to fail)")
+    missing_quality_data(name)  # skips loudly, or fails where the data is required (CI)
     return name
 
 

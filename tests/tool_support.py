@@ -33,3 +33,16 @@ def missing_tool(problem: str, also: str | None = None) -> NoReturn:
     if required:
         pytest.fail(f"{message} ({required} requires it)", pytrace=False)
     pytest.skip(message)
+
+
+def missing_quality_data(*names: str) -> None:
+    """Skip (or fail where required, $ARENA_REQUIRE_QUALITY_DATA too) when a text collection of
+    the quality benchmark is not installed; return quietly when they all are."""
+    from bench import quality_data
+
+    absent = quality_data.missing(list(names))
+    if absent:
+        hints = "; ".join(quality_data.install_hint(name) for name in absent)
+        missing_tool(
+            f"quality collections {absent} not installed: {hints}", "ARENA_REQUIRE_QUALITY_DATA"
+        )
