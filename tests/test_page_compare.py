@@ -35,7 +35,7 @@ def test_every_kind_renders_when_picked(store, tmp_path):
 
 
 def test_relaunch_pair_diff_shows_only_the_learning_rate(store, tmp_path):
-    parent, child = make_relaunch_pair(store, learning_rate=1e-4)
+    parent, child = make_relaunch_pair(store, learning_rate=2e-4)
     make_session(store, "completed", "unrelated")
     at = nav_app(tmp_path, PAGE)
     at.session_state[COMPARE_SESSIONS] = [parent, child]
