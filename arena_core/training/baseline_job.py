@@ -72,11 +72,10 @@ def _scores(model: BaselineModel, job: ModelJob, texts: list[str], targets) -> d
 
 
 def reference_score(
-    job: ModelJob, table: pd.DataFrame, split: pd.Series | pd.DataFrame, seed: int
+    job: ModelJob, table: pd.DataFrame, examples: JobExamples, seed: int
 ) -> dict[str, Any] | None:
-    """Validation macro-F1 and time of the ``tfidf`` baseline on this job's rows, or None
-    when there is no validation split (nothing to compare on) or it cannot train."""
-    examples = job_examples(table, split, job)
+    """Validation macro-F1 and time of the ``tfidf`` baseline on the job's own rows (the
+    trainer's ``examples``), or None when there is no validation split or it cannot train."""
     if not examples.count("validation"):
         return None
     try:

@@ -23,7 +23,7 @@ from arena_core.errors import ArenaError
 from arena_core.session.manifest import JobBudget, TrainingConfig
 from arena_core.session.strategy import ModelJob
 from arena_core.training.baselines import is_baseline
-from arena_core.training.examples import job_examples
+from arena_core.training.examples import ParsedRows, job_examples
 
 # Measured throughput of training on this class of machine (2-core CPU, BENCHMARKS.md), used to
 # estimate minutes before launch when no finished session of the same model says better.
@@ -70,9 +70,10 @@ def session_budget(
     if is_baseline(config.model):
         return {}
     budgets = {}
+    parsed = ParsedRows(table, split)
     for job in jobs:
         try:
-            n_train = job_examples(table, split, job).count("train")
+            n_train = job_examples(table, split, job, parsed).count("train")
         except ArenaError:  # cannot train: the worker reports it on that job, with the reason
             continue
         budgets[job.id] = JobBudget(n_train=n_train, **job_budget(config, n_train).as_dict())

@@ -77,17 +77,39 @@ def _describe(job: ModelJob) -> str:
     return f"{where} ({job.strategy.value})"
 
 
+class ParsedRows:
+    """A table's split assignment and label cells, parsed once for all the jobs that read them
+    (a one-vs-all key with 20 values x 5 languages is 100 jobs over the same cells)."""
+
+    def __init__(self, table: pd.DataFrame, split: pd.Series | pd.DataFrame) -> None:
+        self.table = table
+        self.assignment = split_assignment(table, split)
+        self._cells: dict[str, list[list[str]]] = {}
+
+    def cells(self, job: ModelJob) -> list[list[str]]:
+        column = label_column(job.key)
+        if column not in self.table:
+            raise TrainingError(
+                f"The dataset has no column for {_describe(job)}: re-create the session."
+            )
+        if column not in self._cells:
+            self._cells[column] = [_values(c) for c in self.table[column].tolist()]
+        return self._cells[column]
+
+
 def job_examples(
-    table: pd.DataFrame, split: pd.Series | pd.DataFrame, job: ModelJob
+    table: pd.DataFrame,
+    split: pd.Series | pd.DataFrame,
+    job: ModelJob,
+    parsed: ParsedRows | None = None,
 ) -> JobExamples:
-    """Select the job's rows and targets per split; raise when training is impossible."""
-    column = label_column(job.key)
-    if column not in table:
-        raise TrainingError(
-            f"The dataset has no column for {_describe(job)}: re-create the session."
-        )
-    assignment = split_assignment(table, split)
-    cells = [_values(c) for c in table[column].tolist()]
+    """Select the job's rows and targets per split; raise when training is impossible.
+
+    ``parsed`` (built from the same table and split) saves re-parsing when many jobs are read.
+    """
+    parsed = parsed if parsed is not None else ParsedRows(table, split)
+    cells = parsed.cells(job)
+    assignment = parsed.assignment
     keep = np.ones(len(table), dtype=bool)
     if job.language is not None:
         keep &= (table["language"] == job.language).fillna(False).to_numpy(dtype=bool)

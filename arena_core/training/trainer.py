@@ -170,7 +170,7 @@ def train_job(
         metrics=best["metrics"],
         test_metrics=test_metrics,
         **row_counts(job, examples),
-        baseline=reference_score(job, table, split, config.seed),
+        baseline=reference_score(job, table, examples, config.seed),
         timings=_timings(trainer, started, train_seconds, test_seconds),
         model_dir=paths.JOB_MODEL,
     )
