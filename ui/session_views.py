@@ -322,7 +322,11 @@ def relaunch_form(store: SessionStore, session_id: str, disabled: bool) -> str |
         epochs_col, rate_col, batch_col = st.columns(3)
         values = {
             "epochs": epochs_col.number_input(
-                "Epochs", 1, 100, value=training.epochs, key=f"ses_epochs_{session_id}"
+                "Epochs (empty = automatic)",
+                1,
+                100,
+                value=training.epochs,
+                key=f"ses_epochs_{session_id}",
             ),
             "learning_rate": rate_col.number_input(
                 "Learning rate",
