@@ -12,7 +12,7 @@ from arena_core.session.manifest import SplitSettings, TrainingConfig
 from arena_core.viz.ranking import duration, ranking_figure
 from ui import dataset_state as ds_state
 from ui import session_views as sv
-from ui.common import DATASET, STRATEGY, get_store, open_monitor, show_error
+from ui.common import DATASET, STRATEGY, get_store, open_monitor, show_error, table
 
 PICK = "bm_pick"  # str: the benchmark shown
 LAUNCHED = "bm_launched"  # {"fingerprint": str, "id": str | None}: guards against double clicks
@@ -166,7 +166,7 @@ def member_status(store, bench: bm.Benchmark) -> None:
             {"Model": m.model, "Seed": m.seed, "Status": sv.status_text(m.status)}
             for m in bench.members
         ]
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        table(pd.DataFrame(rows))
 
 
 def promote_button(store, bench: bm.Benchmark, key: str, winner: str) -> None:
@@ -213,7 +213,7 @@ def ranking_view(store, bench: bm.Benchmark) -> None:
                 )
         if bench.per_language:
             languages = dict.fromkeys(lang for r in scored for lang in r["per_language"])
-            st.dataframe(
+            table(
                 pd.DataFrame(
                     [
                         {"Model": r["model"]}
@@ -246,7 +246,7 @@ with st.expander("Start a benchmark", expanded=not benchmarks, icon=":material/a
 if not benchmarks:
     st.info(
         "No benchmark yet. Start one above on the dataset you chose on the Dataset page, or "
-        "from a terminal: python -m arena_core benchmark DATA --models tfidf,minilm --seeds 3"
+        "from a terminal: arena benchmark DATA --models tfidf,minilm --seeds 3"
     )
     sv.page_link(DATASET, "Choose a dataset", icon=":material/table:")
     st.stop()

@@ -1,17 +1,37 @@
 """Compare: curves, best metrics and the differing settings of several sessions side by side."""
 
-import json
-
-import pandas as pd
 import streamlit as st
 
 from arena_core.errors import ArenaError
 from arena_core.viz.charts import compare_figure
-from arena_core.viz.compare import config_diff, label_set_warnings, metrics_table
+from arena_core.viz.compare import (
+    LABEL_LEVEL,
+    LEVEL_TITLES,
+    LEVELS,
+    MODEL_LEVEL,
+    diff_table,
+    label_set_warnings,
+    metrics_table,
+    model_names,
+    score_columns,
+    session_titles,
+)
 from ui import session_views as sv
-from ui.common import COMPARE_SESSIONS, SESSIONS, get_store, show_error
+from ui.common import COMPARE_SESSIONS, SESSIONS, get_store, show_error, table
 
-PICK, FAMILY = "cmp_sessions", "cmp_family"
+PICK, FAMILY, LEVEL = "cmp_sessions", "cmp_family", "cmp_level"
+LEVEL_CHOICES = {MODEL_LEVEL: "Per model", LABEL_LEVEL: "Per label"}
+LEVEL_NOTES = {
+    MODEL_LEVEL: (
+        "Validation macro-F1 of each model at its best epoch: the number the Monitor and "
+        "Sessions pages show. A one-vs-all model's macro-F1 averages its two classes (the "
+        "label and 'not label'); the F1 of the label alone is under 'Per label'."
+    ),
+    LABEL_LEVEL: (
+        "Validation F1 of each label at its model's best epoch. For a one-vs-all key it is "
+        "the F1 of the label's positive class in its binary model."
+    ),
+}
 
 st.title("Compare")
 store = get_store()
@@ -25,17 +45,29 @@ if len(summaries) < 2:
     sv.page_link(SESSIONS, "Go to the Sessions page", icon=":material/folder_open:")
     st.stop()
 
-labels = {s.id: sv.session_label(s) for s in summaries}
+titles = session_titles(summaries)  # name · creation time: never an id where a name exists
 families = {
     parent: [s.id for s in summaries if s.parent == parent]
     for parent in dict.fromkeys(s.parent for s in summaries if s.parent)
-    if parent in labels
+    if parent in titles
 }
-if requested:
-    st.session_state[PICK] = [i for i in requested if i in labels]
+
+
+def family_of(picked: list[str]) -> str | None:
+    """The parent whose family (itself and its relaunches) the picked sessions are, if any."""
+    for parent, children in families.items():
+        if parent in picked and len(picked) > 1 and set(picked) <= {parent, *children}:
+            return parent
+    return None
+
+
+if requested:  # "Compare with its parent" on Monitor or Sessions: [parent, child]
+    st.session_state[PICK] = [i for i in dict.fromkeys(requested) if i in titles]
+    st.session_state[FAMILY] = family_of(st.session_state[PICK])
 elif PICK not in st.session_state:
     first = next(iter(families.items()), None)
     st.session_state[PICK] = [first[0], *first[1]] if first else []
+    st.session_state[FAMILY] = first[0] if first else None
 
 
 def pick_family() -> None:
@@ -43,70 +75,72 @@ def pick_family() -> None:
         st.session_state[PICK] = [parent, *families[parent]]
 
 
+def picks_changed() -> None:
+    st.session_state[FAMILY] = family_of(st.session_state.get(PICK, []))
+
+
 if families:
+    if st.session_state.get(FAMILY) not in (None, *families):
+        st.session_state[FAMILY] = None  # its parent was deleted meanwhile
     st.selectbox(
         "Quick pick: a session and its relaunches",
         [None, *families],
         format_func=lambda p: (
-            "—" if p is None else f"{labels[p]} + {len(families[p])} relaunch(es)"
+            "—" if p is None else f"{titles[p]} + {len(families[p])} relaunch(es)"
         ),
         key=FAMILY,
         on_change=pick_family,
     )
-st.session_state[PICK] = [i for i in st.session_state.get(PICK, []) if i in labels]
-chosen = st.multiselect("Sessions", list(labels), format_func=labels.get, key=PICK)
+st.session_state[PICK] = [i for i in st.session_state.get(PICK, []) if i in titles]
+chosen = st.multiselect(
+    "Sessions", list(titles), format_func=titles.get, key=PICK, on_change=picks_changed
+)
 if len(chosen) < 2:
     st.info("Pick at least two sessions to compare.")
     st.stop()
+level = st.session_state.get(LEVEL, MODEL_LEVEL)
 try:
     manifests = [store.load(session_id) for session_id in chosen]
-    table = metrics_table(store, chosen)
+    scores = metrics_table(store, chosen, level, titles)
 except ArenaError as exc:
     show_error(exc)
     st.stop()
-for warning in label_set_warnings(manifests):
+for warning in label_set_warnings(manifests, titles):
     st.warning(warning, icon=":material/warning:")
 
-# ---- curves: one colour per session, train solid, validation dashed
+# ---- curves: one colour per model, one line style per session, named by session and model
 records = {session_id: sv.all_records(store, session_id) for session_id in chosen}
 if any(records.values()):
+    names = model_names(manifests)
     left, right = st.columns(2)
-    left.plotly_chart(compare_figure(records, "loss"), key="cmp_loss")
-    right.plotly_chart(compare_figure(records, "macro_f1"), key="cmp_f1")
+    for column, metric in ((left, "loss"), (right, "macro_f1")):
+        column.plotly_chart(
+            compare_figure(records, metric, titles=titles, models=names), key=f"cmp_{metric}"
+        )
 else:
-    st.info("None of these sessions has logged metrics yet.")
+    st.info("No metrics logged yet by these sessions: the curves appear once they train.")
 
-# ---- best metrics side by side
-st.markdown("#### Best validation F1")
-level = st.radio("Per", ["key", "label"], horizontal=True, key="cmp_level")
-shown = table[table["level"] == level].drop(
-    columns=["level"] if level == "label" else ["level", "label"]
-)
-if shown.empty:
+# ---- best metrics side by side, named by what they are
+st.markdown(f"#### {LEVEL_TITLES[level]}")
+st.radio("Scores", list(LEVELS), format_func=LEVEL_CHOICES.get, horizontal=True, key=LEVEL)
+st.caption(LEVEL_NOTES[level])
+if scores.empty:
     st.caption("No finished model in these sessions yet.")
 else:
-    numeric = [c for c in shown.columns if c not in ("key", "label", "language")]
-    st.dataframe(
-        shown,
-        hide_index=True,
+    table(
+        scores,
         key="cmp_metrics",
         column_config={
             c: st.column_config.NumberColumn(format="%+.3f" if c.startswith("Δ") else "%.3f")
-            for c in numeric
+            for c in score_columns(scores)
         },
     )
+    st.caption(f"Δ: difference to {titles[chosen[0]]}, the first session picked.")
 
 # ---- settings: only what differs
 st.markdown("#### Settings that differ")
-
-
-def text(value) -> str:
-    return "—" if value is None else value if isinstance(value, str) else json.dumps(value)
-
-
-diff = config_diff(manifests)
-if diff:
-    rows = [{"field": d["field"], **{k: text(v) for k, v in d["values"].items()}} for d in diff]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="cmp_diff")
-else:
+diff = diff_table(manifests, titles)
+if diff.empty:
     st.success("These sessions have the same settings, strategies, data and split.")
+else:
+    table(diff, key="cmp_diff")

@@ -7,7 +7,7 @@ from arena_core.data.uploads import save_upload
 from arena_core.errors import ArenaError
 from arena_core.viz.charts import label_counts_figure
 from ui import dataset_state as ds_state
-from ui.common import DATASET_OPTIONS, STRATEGY, get_store, show_error
+from ui.common import DATASET_OPTIONS, STRATEGY, get_store, show_error, table
 
 st.title("Dataset")
 st.caption("Upload annotated texts, tell which columns hold what, and check the labels per key.")
@@ -38,7 +38,7 @@ except ArenaError as exc:
 frame = raw.frame
 columns = list(frame.columns)
 st.subheader(f"{source}: {len(frame)} rows, {len(columns)} columns")
-st.dataframe(frame.head(50), hide_index=True, height=240)
+table(frame.head(50), height=240)
 
 # ---- column roles, prefilled from the saved options or a guess
 defaults = saved_options or ds_state.default_options(raw)
@@ -51,7 +51,10 @@ def _index(options: list, value) -> int:
 optional = [None, *columns]
 left, right = st.columns(2)
 text_col = left.selectbox(
-    "Text column", columns, index=_index(columns, defaults.text_col), key="ds_col_text"
+    "Text column",
+    columns,
+    index=_index(columns, defaults.text_col),
+    key=ds_state.column_widget_key("text"),
 )
 layout_choice = right.radio(
     "Labels are in",
@@ -61,7 +64,7 @@ layout_choice = right.radio(
         "annotation-json": "one JSON annotation column",
         "label-columns": "one column per key",
     }.get,
-    key="ds_col_layout",
+    key=ds_state.column_widget_key("layout"),
     horizontal=True,
 )
 annotation_col, label_cols = None, []
@@ -70,14 +73,14 @@ if layout_choice == "annotation-json":
         "Annotation column (JSON object per row)",
         columns,
         index=_index(columns, defaults.annotation_col),
-        key="ds_col_annotation",
+        key=ds_state.column_widget_key("annotation"),
     )
 else:
     label_cols = right.multiselect(
         "Label columns (one per key)",
         [c for c in columns if c != text_col],
         default=[c for c in defaults.label_cols if c in columns and c != text_col],
-        key="ds_col_labels",
+        key=ds_state.column_widget_key("labels"),
     )
 
 
@@ -92,11 +95,13 @@ def optional_column(label: str, default: str | None, key: str) -> str | None:
     )
 
 
-lang_col = optional_column("Language column", defaults.lang_col, "ds_col_lang")
+lang_col = optional_column("Language column", defaults.lang_col, ds_state.column_widget_key("lang"))
 detect = False
 if lang_col is None:
-    detect = left.checkbox("Detect languages", value=defaults.detect_language, key="ds_col_detect")
-id_col = optional_column("Id column (optional)", defaults.id_col, "ds_col_id")
+    detect = left.checkbox(
+        "Detect languages", value=defaults.detect_language, key=ds_state.column_widget_key("detect")
+    )
+id_col = optional_column("Id column (optional)", defaults.id_col, ds_state.column_widget_key("id"))
 min_examples = right.number_input(
     "Min examples per label",
     min_value=1,

@@ -7,6 +7,7 @@ from arena_core.run.control import session_status
 from arena_core.store.records import JobStatus
 from arena_core.store.status import ACTIVE
 from ui import dataset_state as ds_state
+from ui import session_views as sv
 from ui.common import DATASET, STRATEGY, get_store, open_monitor, show_error
 
 LATEST = 5
@@ -26,7 +27,7 @@ if st.button(
 
 store = get_store()
 try:
-    summaries = store.list()
+    summaries = sv.list_sessions(store)  # the cached, index-backed listing
 except ArenaError as exc:
     show_error(exc)
     st.stop()
@@ -80,7 +81,8 @@ for summary in summaries[:LATEST]:
         status_col.markdown(":red-badge[unreadable]")
         models_col.caption(summary.error)
         continue
-    name_col.markdown(f"**{summary.name}**  \n{summary.id}")
+    created = summary.created_at[:16].replace("T", " ")
+    name_col.markdown(f"**{summary.name}**  \n:gray[created {created}]")
     status_col.markdown(f":gray-badge[{summary.status}]")
     models_col.write(f"{summary.jobs_done}/{summary.n_jobs} models")
     if button.button("Open", key=f"home_open_{summary.id}"):

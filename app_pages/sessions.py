@@ -5,14 +5,23 @@ import streamlit as st
 from arena_core.errors import ArenaError
 from arena_core.session.check import check
 from arena_core.session.describe import (
-    baseline_gain,
     baseline_verdict,
     job_results,
     readable_sections,
 )
 from arena_core.session.manifest import STRATEGY_FIELDS
 from ui import session_views as sv
-from ui.common import COMPARE, COMPARE_SESSIONS, DATASET, get_store, open_monitor, show_error
+from ui.common import (
+    COMPARE,
+    COMPARE_SESSIONS,
+    DATASET,
+    get_store,
+    open_monitor,
+    show_error,
+    table,
+)
+from ui.job_tables import EXACT_MATCH_NOTE, SCORE_COLUMNS, any_multi_label, results_frame
+from ui.relaunch_form import relaunch_form
 
 FLASH = "ses_flash"
 STRATEGY_PROBLEMS = (*STRATEGY_FIELDS, "multilabel_keys")
@@ -37,23 +46,37 @@ if not summaries:
 # ---- filters and the table
 left, middle, right = st.columns([3, 2, 3])
 statuses = left.multiselect("Status", sorted({s.status for s in summaries}), key="ses_status")
-origin = middle.selectbox("Origin", ["all", "native", "legacy"], key="ses_origin")
+origin = middle.selectbox(
+    "Origin",
+    ["all", "native", "legacy"],
+    format_func={"all": "all", "native": "this app", "legacy": "previous tool"}.get,
+    key="ses_origin",
+)
 text = right.text_input("Search", key="ses_search", placeholder="name, id, key, model")
 shown = sv.filter_summaries(summaries, statuses, origin, text)
-st.caption(f"{len(shown)} of {len(summaries)} sessions. Click a row to see its details.")
-event = st.dataframe(
-    sv.summary_frame(shown),
+names = {s.id: s.name for s in summaries}
+listed = shown[: sv.TABLE_ROWS]
+more = (
+    f" The {len(listed):,} newest are listed: search or filter to find the others."
+    if len(shown) > len(listed)
+    else ""
+)
+st.caption(f"{len(shown)} of {len(summaries)} sessions.{more} Click a row to see its details.")
+event = table(
+    sv.summary_frame(listed, names),
     key="ses_table",
     on_select="rerun",
     selection_mode="single-row",
-    hide_index=True,
     column_config={
         "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
         "best macro-F1": st.column_config.NumberColumn(format="%.3f"),
-        "complete": st.column_config.CheckboxColumn(help="all strategy fields saved"),
+        "strategy fields saved": st.column_config.CheckboxColumn(
+            help="The four strategy fields a relaunch needs are saved (sessions imported from "
+            "the previous tool may lack them: select one to repair it)."
+        ),
     },
 )
-sid = sv.selected_session_id(event.selection.rows, [s.id for s in shown], key="ses_selected")
+sid = sv.selected_session_id(event.selection.rows, [s.id for s in listed], key="ses_selected")
 summary = next((s for s in summaries if s.id == sid), None)
 if summary is None:
     sv.import_panel(store)
@@ -62,10 +85,10 @@ if summary is None:
 # ---- the selected session
 st.subheader(summary.name or sid)
 created = summary.created_at[:16].replace("T", " ")
-st.caption(f"`{sid}` · {sv.status_text(summary.status)} · created {created}")
+st.caption(f"{sv.status_text(summary.status)} · created {created} · id `{sid}`")
 if summary.parent:
-    st.markdown(f"Relaunch of **{summary.parent}**")
-if children := [s.id for s in summaries if s.parent == sid]:
+    st.markdown(f"Relaunch of **{names.get(summary.parent, summary.parent)}**")
+if children := [s.name or s.id for s in summaries if s.parent == sid]:
     st.markdown("Relaunched as: " + ", ".join(f"**{c}**" for c in children))
 
 
@@ -135,7 +158,7 @@ if compare_col.button(
     st.switch_page(COMPARE)
 if why_not:
     st.caption(f"Relaunch is unavailable: {why_not}")
-if child := sv.relaunch_form(store, sid, disabled=why_not is not None):
+if child := relaunch_form(store, sid, disabled=why_not is not None):
     open_monitor(child)
 delete_panel()
 
@@ -146,9 +169,9 @@ if results:
     verdict = baseline_verdict([(r["macro_f1"], r["baseline_macro_f1"]) for r in results])
     if verdict:
         st.warning(verdict, icon=":material/compare_arrows:")
-    for row in results:
-        row["gain_over_baseline"] = baseline_gain(row["macro_f1"], row["baseline_macro_f1"])
-    st.dataframe(results, hide_index=True, key="ses_results")
+    table(results_frame(results), key="ses_results", column_config=SCORE_COLUMNS)
+    if any_multi_label(results):
+        st.caption(EXACT_MATCH_NOTE)
 st.markdown("#### Saved settings")
 sv.render_sections(readable_sections(manifest), key="ses_sections")
 with st.expander("Raw manifest (JSON)"):

@@ -11,44 +11,14 @@ from arena_core.run import control
 from arena_core.session.create import SessionSettings, create_session, prepare
 from arena_core.session.manifest import SplitSettings, TrainingConfig
 from arena_core.session.strategy import Strategy, auto_strategy
-from arena_core.training.budget import budget_summary
 from arena_core.training.job_runner import check_model
 from ui import dataset_state as ds_state
-from ui.common import DATASET, get_store, open_monitor, show_error
+from ui.common import DATASET, get_store, open_monitor, show_error, table
 from ui.dataset_state import remember
+from ui.plan_preview import MODEL_HELP, MODELS, STRATEGY_HELP, STRATEGY_TEXT, show_plan
 
 LAUNCHED = "st_launched"  # {"fingerprint": str, "id": str | None}: guards against double clicks
-MODELS = {
-    "minilm": "all-MiniLM-L6-v2 (packaged, default)",
-    "tiny": "tiny (quick demo/tests)",
-    "tfidf": "TF-IDF baseline (seconds)",
-    "embed:minilm": "MiniLM embeddings baseline",
-    "custom": "local folder or hub id",
-}
-MODEL_HELP = (
-    "MiniLM is fine-tuned for real (minutes). The two baselines train in seconds: TF-IDF words "
-    "and character n-grams, or frozen MiniLM sentence embeddings, each with a logistic "
-    "regression. Every fine-tune also reports the TF-IDF baseline's score beside its own."
-)
 FIELDS = TrainingConfig.model_fields
-
-
-def budget_text(summary: dict) -> str:
-    """What the training settings will do, in words, before launch."""
-    if not summary:
-        return "Baselines train each model in one go, in seconds."
-    epochs = (
-        f"{summary['epochs_min']} epochs"
-        if summary["epochs_min"] == summary["epochs_max"]
-        else f"{summary['epochs_min']}-{summary['epochs_max']} epochs"
-    )
-    minutes = max(1, round(summary["seconds"] / 60))
-    how = "sized automatically" if summary["auto"] else "as set"
-    stop = ", fewer if validation stops improving" if summary["early_stopping"] else ""
-    return (
-        f"≈ {summary['steps']:,} optimizer steps, ≈ {epochs} ({how}), at most ≈ {minutes} min "
-        f"on this machine{stop}."
-    )
 
 
 st.title("Strategy")
@@ -67,7 +37,10 @@ except ArenaError as exc:
     if st.button("Fix it on the Dataset page", key="st_fix_dataset"):
         st.switch_page(DATASET)
     st.stop()
-st.caption(f"{source}: {dataset.n_rows} rows, min {min_examples} examples per label.")
+st.caption(
+    f"{source}: {dataset.n_rows} rows. Values with fewer than {min_examples} examples are not "
+    "trained (too rare to learn or to score); change the minimum on the Dataset page."
+)
 
 # ---- one strategy per key
 per_language = st.toggle(
@@ -81,18 +54,23 @@ per_language = st.toggle(
 kept = apply_min_examples(dataset, min_examples, per_language=False).keys
 choices = ["auto", *(s.value for s in Strategy if s is not Strategy.AUTO)]
 strategies: dict[str, str] = {}
+st.markdown("##### How each key is trained", help=STRATEGY_HELP)
 for key, stats in dataset.keys.items():
     name_col, choice_col, auto_col = st.columns([2, 2, 3], vertical_alignment="center")
-    flag = ", multi-valued" if stats.multi_valued else ""
-    name_col.markdown(f"**{key}** ({len(kept[key].labels)} labels kept{flag})")
+    n_kept, n_all = len(kept[key].labels), len(stats.counts)
+    per_text = "several values per text" if stats.multi_valued else "one value per text"
+    rare = f", {n_all - n_kept} too rare" if n_all > n_kept else ""
+    name_col.markdown(f"**{key}**: {n_kept} values to learn{rare}; {per_text}")
     strategies[key] = choice_col.selectbox(
         f"Strategy for {key}",
         choices,
+        format_func=STRATEGY_TEXT.get,
         label_visibility="collapsed",
+        help=STRATEGY_HELP,
         **remember(f"st_strategy_{key}", "auto"),
     )
-    auto = auto_strategy(stats.multi_valued, len(kept[key].labels))
-    auto_col.caption(f"auto would choose: {auto.value}")
+    auto = auto_strategy(stats.multi_valued, n_kept)
+    auto_col.caption(f"auto would choose: {STRATEGY_TEXT[auto.value]}")
 
 # ---- model and hyper-parameters
 model_choice = st.radio(
@@ -199,22 +177,19 @@ try:
 except ArenaError as exc:
     show_error(exc)
 if prepared is not None:
-    st.subheader(f"This session will train {len(prepared.jobs)} models")
-    st.caption(budget_text(budget_summary(training, prepared.manifest.budget)))
-    st.dataframe(
-        pd.DataFrame(
-            [(j.key, j.strategy.value, j.label or "", j.language or "") for j in prepared.jobs],
-            columns=["key", "strategy", "label", "language"],
-        ),
-        hide_index=True,
-    )
-    for note in prepared.notes:
-        st.warning(note)
+    show_plan(prepared.manifest, prepared.notes, key="st_plan")
     dropped = prepared.manifest.filtering.dropped
     if dropped:
-        with st.expander(f"{len(dropped)} dropped labels (fewer than {min_examples} examples)"):
-            st.dataframe(
-                pd.DataFrame([d.model_dump(exclude={"rows"}) for d in dropped]), hide_index=True
+        with st.expander(f"{len(dropped)} values not trained (fewer than {min_examples} examples)"):
+            table(
+                pd.DataFrame(
+                    [
+                        {"key": d.key, "value": d.label, "examples": d.count}
+                        | ({"language": d.language} if d.language else {})
+                        for d in dropped
+                    ]
+                ),
+                hide_index=True,
             )
 
 # ---- launch, at most once per set of choices

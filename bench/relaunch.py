@@ -1,11 +1,17 @@
 """Relaunch latency: from the Relaunch call to the first training-loss line in the metrics file.
 
+The worker's part of what a user waits for; ``bench/relaunch_chart.py`` times the whole of it
+in a browser (the click on the Sessions page to the point drawn on the Monitor).
+
 The parent is a ready session on generated data with the default training settings (packaged
 MiniLM, batch 16, max_length 128, the default ``logging_steps``; ``first_line_step`` in the
-details says after how many optimizer steps the first loss line came). ``control.relaunch`` copies it (hard links), writes the child manifest and
-starts the detached worker; the clock stops at the ``time`` of the child's first ``train`` line.
-The child is then cancelled. Phases come from worker.log timestamps: worker started (interpreter
-+ imports), data loaded and tokenized (job start), first loss line (model load + 10 steps).
+details says after how many optimizer steps the first loss line came: 1, the trainer logs the
+first step). ``control.relaunch`` copies it (hard links), writes the child manifest and starts
+the detached worker; the clock stops at the ``time`` of the child's first ``train`` line. The
+child is then cancelled. Phases come from worker.log timestamps: worker started (interpreter,
+CLI), training libraries loaded (data read, torch and transformers imported), job started
+(tokenized), model ready (weights and Trainer); the rest to the first line is the Trainer's
+set-up and the first optimizer step.
 """
 
 from __future__ import annotations
@@ -21,7 +27,12 @@ SIZES = {
     "full": {"rows": 1000, "runs": 3, "model": "minilm"},
 }
 TIMEOUT_S = 300.0
-EVENTS = {"worker": r"worker pid", "job": r"job \S+: start"}
+EVENTS = {
+    "worker": r"worker pid",
+    "libraries": r"training libraries loaded",
+    "job": r"job \S+: start",
+    "model": r": model ready",
+}
 
 
 def _first_train_line(store, session_id: str, started: float) -> tuple[float, int]:
@@ -66,10 +77,9 @@ def measure_once(store, parent_id: str) -> dict[str, Any]:
                 raise
     events = worker_log_events(store.session_dir(child) / paths.WORKER_LOG, EVENTS)
     phases = {"relaunch_call_s": rounded(launched - started)}
-    if "worker" in events:
-        phases["worker_started_s"] = rounded(events["worker"] - started)
-    if "job" in events:
-        phases["job_started_s"] = rounded(events["job"] - started)
+    names = {"worker": "worker_started_s", "libraries": "libraries_loaded_s"}
+    names.update(job="job_started_s", model="model_ready_s")
+    phases.update({names[k]: rounded(when - started) for k, when in events.items()})
     return {"latency_s": rounded(first - started), "first_line_step": step, **phases}
 
 

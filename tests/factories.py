@@ -34,7 +34,6 @@ from arena_core.data.demo import demo_options, demo_path
 from arena_core.session.create import (
     PreparedSession,
     SessionSettings,
-    create_relaunch,
     create_session,
     prepare,
 )
@@ -45,6 +44,7 @@ from arena_core.session.manifest import (
     SplitSettings,
     TrainingConfig,
 )
+from arena_core.session.relaunch import create_relaunch
 from arena_core.session.strategy import ModelJob
 from arena_core.store import paths
 from arena_core.store.atomic import atomic_write_json
@@ -393,7 +393,7 @@ def make_completed(store: SessionStore, session_id: str, base: float = 0.6) -> N
         job.id: _write_job(store, session_id, job, i, base)
         for i, job in enumerate(_jobs(store, session_id))
     }
-    write_progress(store, session_id, "completed", jobs)
+    write_progress(store, session_id, "completed", jobs, ended_at="2025-01-01T00:03:20+00:00")
     store.set_status(session_id, SessionStatus.COMPLETED)
 
 

@@ -13,11 +13,11 @@ from arena_core.errors import ArenaError
 from arena_core.run.worker import run_session
 from arena_core.session.create import (
     SessionSettings,
-    create_relaunch,
     create_session,
     prepare_from_file,
 )
 from arena_core.session.manifest import SessionStatus, TrainingConfig
+from arena_core.session.relaunch import create_relaunch
 from arena_core.store import paths
 from arena_core.store.session_store import SessionStore
 from arena_core.training.job_runner import check_model

@@ -47,3 +47,49 @@ def test_quality_smoke_compares_every_contender_on_one_split(tmp_path, monkeypat
     assert {row["contender"] for row in rows} == {"default", "tfidf", "embed", "trainer"}
     assert all(0.0 <= row["test_macro_f1"] <= 1.0 for row in rows)
     assert isinstance(document["quality_default_minus_best_baseline"], float)
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(400)
+def test_relaunch_chart_smoke_clicks_relaunch_until_the_first_point(tmp_path, monkeypatch, capsys):
+    """The relaunch measure at its cheapest size (tiny model): one click with nothing else
+    training and one beside a training session, each until the child's loss point is drawn."""
+    from browser_support import require_browser
+
+    require_browser()  # skips loudly without Chromium, fails where browsers are required
+    monkeypatch.setenv("BENCH_TMP", str(tmp_path))
+    out = tmp_path / "relaunch.json"
+
+    code = main(["--size", "smoke", "--only", "relaunch_chart", "--json", str(out)])
+
+    assert code == 0, capsys.readouterr().out
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["relaunch_to_chart_s"] > 0 and document["relaunch_to_chart_busy_s"] > 0
+    assert document["targets"]["relaunch_to_chart_s"]["target"] == "<= 6"
+    details = document["measures"]["relaunch_chart"]["details"]
+    for run in (*details["quiet"], *details["busy"]):
+        assert run["points"] >= 1  # the child's own chart, drawn
+        assert 0 < run["worker_running_s"] <= run["first_line_written_s"] <= run["latency_s"]
+    assert "relaunch click -> ... (quiet" in capsys.readouterr().out
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+def test_sessions_page_smoke_draws_every_session_in_chromium(tmp_path, monkeypatch, capsys):
+    """The Sessions page measure at its cheapest size: 50 sessions, one new server, one
+    reopening (each timing waited for "50 of 50 sessions" and a grid of 51 rows in Chromium)."""
+    from browser_support import require_browser
+
+    require_browser()  # skips loudly without Chromium, fails where browsers are required
+    monkeypatch.setenv("BENCH_TMP", str(tmp_path))
+    out = tmp_path / "page.json"
+
+    code = main(["--size", "smoke", "--only", "sessions_page", "--json", str(out)])
+
+    assert code == 0, capsys.readouterr().out
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["sessions_page_cold_10000_s"] is None  # not measured at this size
+    assert document["targets"]["sessions_page_warm_10000_s"]["target"] == "<= 0.3"
+    found = document["measures"]["sessions_page"]["details"]["50"]
+    assert found["first_s"] > 0 and found["warm_s"] > 0
+    assert "Sessions page, 50 sessions (browser)" in capsys.readouterr().out

@@ -7,21 +7,16 @@ tests skip with a loud reason; with ARENA_REQUIRE_BROWSER=1 (CI) they fail inste
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
 
 import pytest
 from browser_support import (
-    VIEWPORT,
     assert_no_leftovers,
-    browser,
     choose_option,
     goto_page,
     pid_alive,
     plot_data,
-    require_browser,
-    running_app,
     session_ids,
     shot,
     start_app,
@@ -36,6 +31,7 @@ from arena_core.data.demo import demo_path
 from arena_core.session.plan import plan
 from arena_core.store.session_store import SessionStore
 from arena_core.viz.charts import LOSS_TITLE
+from ui.plan_preview import STRATEGY_TEXT
 
 try:
     from playwright.sync_api import expect
@@ -47,37 +43,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 TRAIN_TIMEOUT = 120  # s: a tiny-model session of 5 models takes ~45 s on 2 busy cores
 UI_TIMEOUT = 30  # s: one page render
 STRATEGIES = {"sentiment": "multi-class", "themes": "one-vs-all"}
-
-
-@pytest.fixture
-def chromium():
-    require_browser()  # skip/fail before starting any server
-    with browser() as instance:
-        yield instance
-
-
-@pytest.fixture
-def app(home, tmp_path):
-    """The dashboard on a free port for this test's ARENA_HOME (stopped, with its workers)."""
-    require_browser()
-    with running_app(home, log_dir=tmp_path) as running:
-        yield running
-        if running.process.poll() is not None:
-            pytest.fail(f"the server died during the test:\n{running.log_tail()}")
-
-
-@pytest.fixture
-def page(chromium, request, artifacts_dir):
-    """A fresh browser tab; when the test failed, its last state is saved as 99-failure.png."""
-    context = chromium.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(UI_TIMEOUT * 1000)
-    tab = context.new_page()
-    failed_before = request.session.testsfailed
-    yield tab
-    if request.session.testsfailed > failed_before:
-        with contextlib.suppress(Exception):
-            shot(tab, artifacts_dir, "99-failure")
-    context.close()
 
 
 def expect_visible(locator, timeout: float = UI_TIMEOUT) -> None:
@@ -134,9 +99,10 @@ def test_upload_strategies_live_loss_and_relaunch(home, app, page, artifacts_dir
     page.get_by_role("button", name="Continue to Strategy").click()
     expect_visible(page.get_by_role("heading", name="Strategy", exact=True))
     for key, strategy in STRATEGIES.items():
-        choose_option(page, f"Strategy for {key}", strategy)
+        shown = STRATEGY_TEXT[strategy]  # the option as it reads: 'one-vs-all (one yes/no ...)'
+        choose_option(page, f"Strategy for {key}", shown)
         wait_idle(page)
-        expect(page.get_by_role("combobox", name=f"Strategy for {key}")).to_have_value(strategy)
+        expect(page.get_by_role("combobox", name=f"Strategy for {key}")).to_have_value(shown)
     page.get_by_text("tiny (quick demo/tests)").click()
     wait_idle(page)
     page.get_by_text("Hyper-parameters").click()
@@ -182,7 +148,7 @@ def test_upload_strategies_live_loss_and_relaunch(home, app, page, artifacts_dir
     assert len(children) == 1, session_ids(home)
     child_id = children[0]
     expect(page.get_by_role("combobox", name="Session", exact=True)).to_have_value(
-        re.compile(child_id)
+        re.compile(re.escape(f"{parent.name} · relaunch 1"))
     )
     child_plot = wait_for_plot(page, LOSS_TITLE, TRAIN_TIMEOUT)
     snap("child-monitor-training")
@@ -193,7 +159,7 @@ def test_upload_strategies_live_loss_and_relaunch(home, app, page, artifacts_dir
     goto_page(page, "Sessions")
     expect_visible(page.get_by_text("2 of 2 sessions"))
     select_first_session_row(page)
-    expect_visible(page.get_by_text(f"Relaunch of {parent_id}"))
+    expect_visible(page.get_by_text(f"Relaunch of {parent.name}"))
     expect_visible(page.get_by_text(child_id).first)
     snap("sessions-child")
     # The child keeps training; the app fixture cancels its worker and checks nothing survives.
@@ -240,12 +206,13 @@ def test_server_restart_reattaches_to_running_worker(home, page, artifacts_dir, 
         try:
             page.goto(second.base_url)
             expect_visible(page.get_by_role("heading", name="Latest sessions"))
-            expect_visible(page.get_by_text(session_id).first)
+            name = SessionStore(home).load(session_id).name
+            expect_visible(page.get_by_text(name, exact=True).first)
             snap("home-after-restart")
             page.goto(f"{second.base_url}/monitor?session={session_id}")  # a refreshed tab
             expect_visible(page.get_by_role("heading", name="Monitor", exact=True))
             expect(page.get_by_role("combobox", name="Session", exact=True)).to_have_value(
-                re.compile(session_id)
+                re.compile(re.escape(name))
             )
             expect_visible(status_heading(page, "running").or_(status_heading(page, "completed")))
             wait_for_plot(page, LOSS_TITLE, TRAIN_TIMEOUT)

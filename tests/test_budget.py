@@ -8,11 +8,11 @@ import pytest
 from arena_core.data.demo import demo_options, demo_path
 from arena_core.session.create import (
     SessionSettings,
-    create_relaunch,
     create_session,
     prepare_from_file,
 )
 from arena_core.session.manifest import TrainingConfig
+from arena_core.session.relaunch import create_relaunch
 from arena_core.store.session_store import SessionStore
 from arena_core.training.budget import budget_summary, job_budget
 

@@ -50,7 +50,12 @@ def test_two_simultaneous_launches_start_one_worker_and_cancel_stops_it(home, st
     # Many epochs so the worker is still training when the test looks (the tiny model trains
     # a 2-epoch job in about half a second); cancel stops it long before the end.
     session = new_session(
-        store, "jobs", rows=240, strategies={"sentiment": "one-vs-all"}, epochs=40
+        store,
+        "jobs",
+        rows=240,
+        strategies={"sentiment": "one-vs-all"},
+        epochs=40,
+        early_stopping_patience=0,  # stays busy: early stopping would end tiny jobs in ~1 s
     )
     folder = store.session_dir(session)
     start_at = f"{time.time() + 3.0:.3f}"  # both launchers call launch() at this instant

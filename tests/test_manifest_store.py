@@ -8,8 +8,8 @@ import pytest
 from factories import new_session
 
 from arena_core.errors import InvalidSessionId, ManifestError, SessionNotFound
-from arena_core.session.create import create_relaunch
 from arena_core.session.manifest import SessionStatus, read_manifest, write_manifest
+from arena_core.session.relaunch import create_relaunch
 from arena_core.store import paths
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from apptest_support import nav_app
-from factories import KINDS, append_eval, make_session, refresh_heartbeat
+from factories import KINDS, append_eval, make_session, new_session, refresh_heartbeat
 
 from arena_core.store import paths
 from arena_core.store.metrics_log import truncate_job_after
@@ -59,6 +59,28 @@ def test_completed_session_shows_loss_and_f1(store, tmp_path):
     jobs = next(d.value for d in at.dataframe if "model" in d.value.columns)
     assert list(jobs["status"]) == ["completed"] * 5
     assert at.button(key="mon_resume").disabled and at.button(key="mon_cancel").disabled
+
+
+def test_completed_session_points_to_predict_and_compare_and_says_how_long(store, tmp_path):
+    session_id = make_session(store, "completed")
+    at = open_session(tmp_path, session_id)
+    assert any("Training finished" in s.value for s in at.success)
+    assert any("· Took 3 min 20 s" in m.value for m in at.markdown if m.value.startswith("####"))
+    for figure in charts(at).values():  # legends name models as people do, never by job id
+        names = {trace["name"] for trace in figure["data"]}
+        assert "themes: economy" in names and not any("__" in name for name in names)
+
+
+def test_a_never_started_session_can_be_started_from_the_monitor(store, tmp_path):
+    from arena_core.run import control
+
+    session_id = new_session(store, "fresh", model="tfidf")
+    at = open_session(tmp_path, session_id)
+    start = at.button(key="mon_resume")
+    assert start.label == "Start" and not start.disabled
+    start.click().run()
+    assert not at.exception
+    assert control.wait(store, session_id, timeout=120).value == "completed"
 
 
 def test_running_session_reads_new_metrics_incrementally(store, tmp_path):

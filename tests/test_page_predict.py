@@ -16,6 +16,8 @@ from arena_core.run import control
 from arena_core.store import paths
 from arena_core.store.session_store import SessionStore
 from arena_core.training.predict import load_count
+from arena_core.training.predict_table import ARGMAX, NO_LABEL
+from arena_core.viz.compare import session_titles
 from ui.common import PREDICT
 
 
@@ -29,9 +31,16 @@ def test_predict_lists_only_completed_sessions(store):
     ids = populated_store(store)
     at = page_test(PREDICT)
     assert not at.exception
-    assert at.selectbox(key="pr_session").options == [f"s-completed ({ids['completed']})"]
+    title = session_titles([store.summary(ids["completed"])])[ids["completed"]]
+    assert at.selectbox(key="pr_session").options == [title]  # name · date, no id
+    assert title.startswith("s-completed · ") and ids["completed"] not in title
     # Its status says completed but no model folder exists: a message, not a crash.
     assert any("no trained model" in w for w in texts_of(at, "warning"))
+
+
+def frame_with(at, column: str) -> pd.DataFrame:
+    """The shown table that has ``column``."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
 @pytest.fixture(scope="module")
@@ -57,16 +66,31 @@ def test_pasted_texts_get_one_column_per_key(trained, monkeypatch):
     monkeypatch.setenv("ARENA_HOME", str(store.home))
     at = page_test(PREDICT)
     assert at.selectbox(key="pr_session").value == session_id
-    assert at.button(key="pr_predict").disabled  # nothing to predict yet
-    at.text_area(key="pr_text").set_value("great wonderful market\n\nawful football goal\n").run()
-    at.button(key="pr_predict").click().run()
+    at.button(key="pr_predict").click().run()  # nothing typed: a hint, no table
+    assert not at.exception and not at.dataframe
+    assert any("at least one text" in w for w in texts_of(at, "warning"))
+    at.text_area(key="pr_text").set_value("great wonderful market\n\nawful football goal\n")
+    at.button(key="pr_predict").click().run()  # the text travels with the click (one form)
     assert not at.exception
     table = at.dataframe[0].value
-    assert list(table.columns) == ["text", "sentiment", "sentiment score", "themes"]
+    assert list(table.columns) == ["text", "sentiment", "themes"]
     assert table["text"].tolist() == ["great wonderful market", "awful football goal"]
-    assert set(table["sentiment"]) <= {"positive", "negative", "neutral"}
+    assert set(table["sentiment"]) <= {"positive", "negative", "neutral"}  # never blank
     for cell in table["themes"]:
-        assert set(filter(None, cell.split("; "))) <= {"economy", "sports"}
+        assert cell == NO_LABEL or set(cell.split("; ")) <= {"economy", "sports"}
+    probabilities = frame_with(at, "sentiment: P(negative)")
+    assert list(probabilities.columns) == [
+        "text",
+        "sentiment: P(negative)",
+        "sentiment: P(neutral)",
+        "sentiment: P(positive)",
+        "themes: P(economy)",
+        "themes: P(sports)",
+    ]
+    assert ((probabilities.iloc[:, 1:] >= 0) & (probabilities.iloc[:, 1:] <= 1)).all().all()
+    decisions = frame_with(at, "Decision")
+    assert decisions["Decision"].tolist()[0] == ARGMAX
+    assert decisions["Threshold"].tolist()[1:] == ["0.5", "0.5"]  # one-vs-all: default
     assert len(at.get("download_button")) == 2
 
 
@@ -85,6 +109,7 @@ def test_uploaded_file_is_predicted_row_by_row(trained, monkeypatch, tmp_path):
     at.button(key="pr_predict").click().run()
     assert not at.exception
     assert at.dataframe[0].value["text"].tolist() == ["great day", "awful prices", "plain goal"]
+    assert at.dataframe[0].value["sentiment"].str.len().gt(0).all()
 
 
 @pytest.fixture

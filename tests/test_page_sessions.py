@@ -108,7 +108,7 @@ def test_relaunch_with_another_learning_rate(store, tmp_path):
 
     parent = make_session(store, "completed")
     at = select(nav_app(tmp_path, PAGE).run(), parent)
-    at.number_input(key=f"ses_lr_{parent}").set_value(1e-4).run()
+    at.number_input(key=f"ses_rl_{parent}_learning_rate").set_value(1e-4).run()
     at.button(key="ses_relaunch_custom").click().run()
     children = [s.id for s in store.list() if s.parent == parent]
     try:
@@ -122,6 +122,35 @@ def test_relaunch_with_another_learning_rate(store, tmp_path):
         for child_id in children:
             with contextlib.suppress(ArenaError):
                 control.cancel(store, child_id, grace=3)
+
+
+def test_relaunch_form_changes_strategy_and_model_with_a_plan_preview(store, tmp_path):
+    parent = make_session(store, "completed", strategies={"sentiment": "multi-class"})
+    at = select(nav_app(tmp_path, PAGE).run(), parent)
+    n_values = len(store.load(parent).keys["sentiment"].labels)
+    at.selectbox(key=f"ses_rl_{parent}_strategy_sentiment").set_value("one-vs-all").run()
+    at.radio(key=f"ses_rl_{parent}_model").set_value("tfidf").run()
+    assert not at.exception
+    assert f"This session will train {n_values} models" in [s.value for s in at.subheader]
+    assert any("completed · relaunch 1" in c.value for c in at.caption)
+    at.button(key="ses_relaunch_custom").click().run()
+    children = [s.id for s in store.list() if s.parent == parent]
+    assert not at.exception and len(children) == 1
+    child = store.load(children[0])
+    assert child.training.model == "tfidf" and child.onevsall_keys == ["sentiment"]
+    assert child.name == "completed · relaunch 1"
+    from arena_core.run import control
+
+    control.wait(store, child.id, timeout=120)
+
+
+def test_relaunch_form_refuses_an_impossible_strategy_in_one_message(store, tmp_path):
+    parent = make_session(store, "completed", strategies={"themes": "multi-label"})
+    at = select(nav_app(tmp_path, PAGE).run(), parent)
+    at.selectbox(key=f"ses_rl_{parent}_strategy_themes").set_value("multi-class").run()
+    assert not at.exception
+    assert [e.value for e in at.error if "cannot be multi-class" in e.value]
+    assert at.button(key="ses_relaunch_custom").disabled
 
 
 def test_resume_and_cancel_follow_the_status(mixed, tmp_path):

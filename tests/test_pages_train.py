@@ -17,7 +17,7 @@ from arena_core.errors import ArenaError
 from arena_core.run import control
 from arena_core.store.session_store import SessionStore
 from ui.common import DATASET, DATASET_PATH, DATASET_SOURCE, HOME, MONITOR_SESSION, STRATEGY
-from ui.dataset_state import IS_DEMO
+from ui.dataset_state import GENERATION, IS_DEMO
 
 TRAIN_PAGES = [HOME, DATASET, STRATEGY]
 
@@ -45,8 +45,8 @@ def test_pages_render_with_sessions_in_every_status(store, page):
         assert len(bars) == 1, "only the running session is 'running now'"
         assert "s-running" in bars[0].proto.text and "step 12/40" in bars[0].proto.text
         markdown = " ".join(texts_of(at, "markdown"))
-        for session_id in ids.values():
-            assert session_id in markdown
+        for kind, session_id in ids.items():  # listed by name, never by id
+            assert f"**s-{kind}**" in markdown and session_id not in markdown
         assert at.button(key=f"home_monitor_{ids['running']}")
 
 
@@ -73,13 +73,18 @@ def test_try_the_demo_lands_on_strategy_with_automatic_length(home):
 # ---------------------------------------------------------------- dataset page
 
 
+def column_key(at, name: str) -> str:
+    """The Dataset page's widget key for a column role (new for each chosen dataset)."""
+    return f"ds_col_{name}_{at.session_state[GENERATION]}"
+
+
 def test_dataset_demo_shows_one_chart_per_key(home):
     at = page_test(DATASET)
     at.button(key="ds_demo").click().run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 2  # sentiment, themes
     assert any("multi-valued" in text for text in texts_of(at, "markdown"))
-    assert at.selectbox(key="ds_col_lang").value == "lang"
+    assert at.selectbox(key=column_key(at, "lang")).value == "lang"
     at.button(key="ds_continue").click().run()
     assert not at.exception
     assert at.title[0].value == "Strategy"
@@ -123,9 +128,42 @@ def test_label_columns_layout_is_guessed_and_charted(tmp_path, home):
     at = page_test(DATASET)
     at.file_uploader(key="ds_upload").upload("columns.csv", path.read_bytes(), "text/csv").run()
     assert not at.exception
-    assert at.radio(key="ds_col_layout").value == "label-columns"
-    assert at.multiselect(key="ds_col_labels").value == ["sentiment", "topic"]
+    assert at.radio(key=column_key(at, "layout")).value == "label-columns"
+    assert at.multiselect(key=column_key(at, "labels")).value == ["sentiment", "topic"]
     assert len(at.get("plotly_chart")) == 2
+
+
+def test_a_second_upload_gets_fresh_column_guesses(tmp_path, home):
+    first = tmp_path / "reviews.csv"
+    pd.DataFrame(
+        {"review": ["good film", "bad film"] * 3, "stars": [5, 1] * 3, "label": ["p", "n"] * 3}
+    ).to_csv(first, index=False)
+    second = tmp_path / "news.csv"
+    pd.DataFrame(
+        {"body": [f"story {i} about things" for i in range(6)], "topic": ["a", "b"] * 3}
+    ).to_csv(second, index=False)
+    at = page_test(DATASET)
+    for path in (first, second):
+        at.file_uploader(key="ds_upload").upload(path.name, path.read_bytes(), "text/csv").run()
+    assert not at.exception
+    assert at.selectbox(key=column_key(at, "text")).value == "body"
+    assert at.multiselect(key=column_key(at, "labels")).value == ["topic"]
+    assert not at.error
+
+
+def test_a_numeric_text_column_is_refused_with_one_message(tmp_path, home):
+    path = tmp_path / "stars.csv"
+    pd.DataFrame({"review": ["good film", "bad film"] * 3, "stars": [5, 1] * 3}).to_csv(
+        path, index=False
+    )
+    at = page_test(DATASET)
+    at.file_uploader(key="ds_upload").upload(path.name, path.read_bytes(), "text/csv").run()
+    at.selectbox(key=column_key(at, "text")).select("stars").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "stars.csv: column 'stars' holds numbers, not texts. Choose the column with the texts "
+        "to classify as the text column."
+    ]
 
 
 @pytest.mark.parametrize(
@@ -182,7 +220,7 @@ def test_bad_files_show_the_dataset_error(tmp_path, home, case):
 def test_strategy_counts_models_for_the_chosen_strategies(home):
     at = page_test(STRATEGY, demo_state())
     assert not at.exception
-    assert "auto would choose: one-vs-all" in texts_of(at, "caption")
+    assert "auto would choose: one-vs-all (one yes/no model per value)" in texts_of(at, "caption")
     assert "This session will train 5 models" in texts_of(at, "subheader")
     at.selectbox(key="st_strategy_themes").set_value("multi-label").run()
     assert "This session will train 2 models" in texts_of(at, "subheader")

@@ -31,8 +31,9 @@ from arena_core.cli.main import main
 from arena_core.errors import StorageError
 from arena_core.run import control
 from arena_core.session.check import check, is_complete
-from arena_core.session.create import create_relaunch, create_session
+from arena_core.session.create import create_session
 from arena_core.session.manifest import SessionStatus, read_manifest
+from arena_core.session.relaunch import create_relaunch
 from arena_core.store import paths
 from arena_core.store.metrics_log import read_metrics
 from arena_core.store.session_store import SessionStore

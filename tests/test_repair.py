@@ -258,7 +258,7 @@ def test_native_inconsistent_lists_rewritten_from_key_strategies(store, native):
 
 def test_relaunch_of_repaired_hybrid_trains_every_job(store, tmp_path):
     from arena_core.run.worker import run_session
-    from arena_core.session.create import create_relaunch
+    from arena_core.session.relaunch import create_relaunch
     from arena_core.store.records import JobStatus, read_progress
 
     session = imported(store, tmp_path, incomplete_hybrid)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from arena_core import settings
 from arena_core.errors import ArenaError
 from arena_core.store.session_store import SessionStore
+from arena_core.viz.wording import EMPTY
 
 # Page files, named once so links and switch_page agree with app.py.
 HOME = "app_pages/home.py"
@@ -34,6 +37,13 @@ def _store_for(home: str) -> SessionStore:
 def get_store() -> SessionStore:
     """One store per ARENA_HOME (read from the environment each run, so tests can switch it)."""
     return _store_for(str(settings.home()))
+
+
+def table(data: Any, **kwargs: Any) -> Any:
+    """st.dataframe as every page shows tables: no index, and a missing value reads '—'
+    (Streamlit's default shows the text 'None')."""
+    kwargs.setdefault("hide_index", True)
+    return st.dataframe(data, placeholder=EMPTY, **kwargs)
 
 
 def show_error(exc: ArenaError) -> None:

@@ -21,6 +21,7 @@ from ui.common import DATASET_OPTIONS, DATASET_PATH, DATASET_SOURCE
 
 MIN_EXAMPLES = "dataset_min_examples"  # int: chosen on the Dataset page, used by Strategy
 IS_DEMO = "dataset_is_demo"  # bool: the bundled demo is loaded (Strategy preselects 1 epoch)
+GENERATION = "dataset_generation"  # int: bumped each time another dataset is chosen
 DEFAULT_MIN_EXAMPLES = 2
 UPLOAD_TYPES = ["csv", "tsv", "jsonl", "json", "parquet", "xlsx"]
 _KEPT = "__kept"
@@ -49,12 +50,22 @@ def choose_dataset(path: Path | str, source_name: str, options: dict | None = No
     st.session_state[DATASET_PATH] = str(path)
     st.session_state[DATASET_SOURCE] = source_name
     st.session_state[IS_DEMO] = False
+    st.session_state[GENERATION] = st.session_state.get(GENERATION, 0) + 1
     if options is None:
         st.session_state.pop(DATASET_OPTIONS, None)
     else:
         st.session_state[DATASET_OPTIONS] = options
     for key in [k for k in st.session_state if str(k).startswith(_PER_DATASET)]:
         del st.session_state[key]
+
+
+def column_widget_key(name: str) -> str:
+    """A Dataset-page widget key that is new for each chosen dataset.
+
+    Deleting a widget's session_state entry is not enough: the browser still holds the old
+    widget and shows its old choice (a column the new file lacks) until the key changes.
+    """
+    return f"ds_col_{name}_{st.session_state.get(GENERATION, 0)}"
 
 
 def use_demo() -> None:

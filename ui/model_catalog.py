@@ -13,6 +13,7 @@ import streamlit as st
 
 from arena_core.errors import ModelLoadError
 from arena_core.training import catalog, hub
+from ui.common import table
 from ui.dataset_state import remember
 
 PICK = "st_catalog_pick"  # the selectbox: a catalog id or None
@@ -45,7 +46,7 @@ def catalog_picker(languages: Iterable[str] | None) -> str | None:
     with st.expander("Suggested models", expanded=True):
         if message := st.session_state.pop(DONE, None):
             st.success(message, icon=":material/download_done:")
-        st.dataframe(catalog_table(rows), hide_index=True)
+        table(catalog_table(rows))
         if st.session_state.get(PICK) not in (None, *by_id):
             st.session_state[PICK] = None  # picked under another dataset's languages
         picked = st.selectbox(

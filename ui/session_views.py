@@ -18,7 +18,14 @@ from arena_core.store.listing import ListingCache
 from arena_core.store.metrics_log import MetricsTail, read_metrics
 from arena_core.store.session_store import SessionStore, SessionSummary
 from arena_core.store.status import ACTIVE, RESUMABLE
-from ui.common import show_error
+from arena_core.viz.wording import (
+    approach_text,
+    field_label,
+    field_rows,
+    readable_rows,
+    value_text,
+)
+from ui.common import show_error, table
 
 STATUS_ICONS = {
     "ready": ":material/radio_button_unchecked:",
@@ -31,6 +38,9 @@ STATUS_ICONS = {
     "imported": ":material/move_to_inbox:",
     "unreadable": ":material/broken_image:",
 }
+# Rows of the session browser's table: nobody scrolls 10,000 rows, and each one costs transfer
+# and drawing on every render (bench/sessions_page.py); search and filters reach the others.
+TABLE_ROWS = 1000
 TAILS = "mon_tails"  # session_state: {session id: MetricsTail}, one incremental reader each
 ACTIVE_VALUES = {s.value for s in ACTIVE}
 RESUMABLE_VALUES = {s.value for s in RESUMABLE}
@@ -40,10 +50,18 @@ def status_text(status: str) -> str:
     return f"{STATUS_ICONS.get(status, '')} {status}".strip()
 
 
-def session_label(summary: SessionSummary) -> str:
-    """How a session reads in a selectbox: name, status, date, id."""
+def session_label(summary: SessionSummary, status: str | None = None) -> str:
+    """How a session reads in a picker: name, status (``status`` when fresher), date."""
     date = summary.created_at[:16].replace("T", " ")
-    return f"{summary.name or '?'} · {summary.status} · {date} · {summary.id}"
+    return f"{summary.name or summary.id} · {status or summary.status} · {date}"
+
+
+def session_name(store: SessionStore, session_id: str) -> str:
+    """A session's name for a sentence (its id only when the manifest cannot be read)."""
+    try:
+        return store.load(session_id).name or session_id
+    except ArenaError:
+        return session_id
 
 
 def readable(summaries: Sequence[SessionSummary]) -> list[SessionSummary]:
@@ -102,16 +120,21 @@ def selected_session_id(rows: list[int], ids_now: list[str], key: str) -> str | 
 
 
 def control_buttons(store: SessionStore, session_id: str, status: str, prefix: str) -> None:
-    """Resume (interrupted/failed/cancelled) and Cancel (queued/running) for one session."""
+    """Start (never started) or Resume (interrupted/failed/cancelled), and Cancel
+    (queued/running), for one session."""
     from arena_core.run import control  # light: no torch; kept local so pages import fast
 
+    never_started = status == SessionStatus.READY.value
     left, right = st.columns(2)
     resume = left.button(
-        "Resume",
+        "Start" if never_started else "Resume",
         key=f"{prefix}_resume",
         icon=":material/play_arrow:",
-        disabled=status not in RESUMABLE_VALUES,
-        help="Continue: completed models are kept, the interrupted one restarts from its checkpoint.",
+        disabled=status not in RESUMABLE_VALUES and not never_started,
+        help="This session was created but never started: train it now."
+        if never_started
+        else "Continue: completed models are kept, the interrupted one restarts from its "
+        "checkpoint.",
         width="stretch",
     )
     cancel = right.button(
@@ -122,39 +145,50 @@ def control_buttons(store: SessionStore, session_id: str, status: str, prefix: s
         help="Stop the worker; finished models are kept and the session can be resumed.",
         width="stretch",
     )
-    action, done = (control.resume, "Resumed") if resume else (control.cancel, "Cancelled")
+    start = control.launch if never_started else control.resume
+    action, done = (start, "Started") if resume else (control.cancel, "Cancelled")
     if resume or cancel:
-        with st.spinner(f"{'Resuming' if resume else 'Cancelling'} {session_id}…"):
-            ok = run_action(lambda: action(store, session_id) or True, f"{done} {session_id}")
+        verb = "Starting" if never_started else "Resuming"
+        with st.spinner(f"{verb if resume else 'Cancelling'} {session_name(store, session_id)}…"):
+            ok = run_action(
+                lambda: action(store, session_id) or True,
+                f"{done} {session_name(store, session_id)}",
+            )
         if ok:
             st.rerun()
 
 
+def _table(rows: list[dict[str, Any]]) -> None:
+    table(pd.DataFrame(readable_rows(rows, keep_numbers=False)))
+
+
 def render_value(value: Any) -> None:
-    """A section value: rows -> table, flat dict -> two-column table, else JSON."""
+    """A section value in words: rows -> table, mapping -> setting/value table, else text."""
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        st.dataframe(pd.DataFrame(value), hide_index=True)
+        _table(value)
     elif isinstance(value, list):
         if value:
-            st.markdown("\n".join(f"- {v}" for v in value))
+            st.markdown("\n".join(f"- {value_text(v)}" for v in value))
         else:
             st.caption("none")
     elif isinstance(value, dict):
         flat = {k: v for k, v in value.items() if not isinstance(v, dict | list)}
         nested = {k: v for k, v in value.items() if isinstance(v, dict | list)}
         if flat:
-            shown = [{"field": k, "value": "—" if v is None else str(v)} for k, v in flat.items()]
-            st.dataframe(pd.DataFrame(shown), hide_index=True)
+            table(pd.DataFrame(field_rows(flat)))
         for name, item in nested.items():
-            st.markdown(f"**{name}**")
+            st.markdown(f"**{field_label(name)}**")
             if isinstance(item, list) and item and all(isinstance(v, dict) for v in item):
-                st.dataframe(pd.DataFrame(item), hide_index=True)
+                _table(item)
+            elif isinstance(item, dict) and item:  # keyed by data (keys, languages): as is
+                rows = [{"name": str(k), "value": value_text(v)} for k, v in item.items()]
+                table(pd.DataFrame(rows))
             elif item:
-                st.json(item, expanded=False)
+                st.markdown(value_text(item, name))
             else:
                 st.caption("none")
     else:
-        st.write(value)
+        st.write(value_text(value))
 
 
 def render_sections(sections: dict[str, Any], key: str) -> None:
@@ -201,32 +235,40 @@ def finished(status: str) -> bool:
 
 @st.cache_resource(show_spinner=False)
 def _listing_cache(home: str) -> ListingCache:
-    """Per store: one in-memory listing cache, shared by every browser tab."""
+    """Per store: one listing cache, shared by every browser tab (in memory, and on disk in
+    the session index so that a new server process does not read every session folder)."""
     return ListingCache()
 
 
 def list_sessions(store: SessionStore) -> list[SessionSummary]:
-    """store.list(), re-reading only the sessions whose folder changed since the last call."""
+    """store.list(), re-reading only the sessions that changed since the last call (or, in a
+    new process, since the session index was written)."""
     return _listing_cache(str(store.home)).rows(store.sessions_root, store.summary)
 
 
-def summary_frame(summaries: Sequence[SessionSummary]) -> pd.DataFrame:
-    """The session browser table, one row per summary (unreadable ones with their error)."""
+def summary_frame(
+    summaries: Sequence[SessionSummary], names: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """The session browser table, one row per summary (unreadable ones with their problem).
+
+    ``names`` maps session ids to names, so a relaunch shows its parent by name.
+    """
+    names = names or {}
     rows = [
         {
             "name": s.name or "(unreadable)",
             "created": s.created_at or None,
             "status": s.status,
-            "approach": s.approach,
+            "approach": approach_text(s.approach),
             "keys": ", ".join(s.keys),
             "models": f"{s.jobs_done} / {s.n_jobs}",
             "best macro-F1": s.best_macro_f1,
-            "parent": s.parent,
-            "origin": s.origin,
-            "complete": s.complete,
+            "relaunch of": names.get(s.parent, s.parent) if s.parent else "",
+            "origin": "previous tool" if s.origin == "legacy" else "this app",
+            "strategy fields saved": s.complete,
             "model": s.model,
             "id": s.id,
-            "problem": s.error or "; ".join(s.warnings) or None,
+            "problem": s.error or "; ".join(s.warnings),
         }
         for s in summaries
     ]
@@ -277,7 +319,7 @@ def repair_panel(store: SessionStore, session_id: str) -> None:
             st.error(f"Repair refused: {proposal.refused_reason}")
             return
         st.markdown("Would write:")
-        st.json(proposal.inferred)
+        table(pd.DataFrame(field_rows(proposal.inferred)))
         with st.expander("Evidence"):
             st.json(proposal.evidence, expanded=False)
         if not proposal.complete:
@@ -311,37 +353,3 @@ def import_panel(store: SessionStore, expanded: bool = False) -> None:
                 st.warning(f"{folder}: {why}")
             for session_id, notes in report.notes.items():
                 st.caption(f"{session_id}: " + " ".join(notes))
-
-
-def relaunch_form(store: SessionStore, session_id: str, disabled: bool) -> str | None:
-    """Relaunch with other hyper-parameters; returns the new session's id when one was created."""
-    from arena_core.run import control
-
-    training = store.load(session_id).training
-    with st.expander("Relaunch with other settings"):
-        epochs_col, rate_col, batch_col = st.columns(3)
-        values = {
-            "epochs": epochs_col.number_input(
-                "Epochs (empty = automatic)",
-                1,
-                100,
-                value=training.epochs,
-                key=f"ses_epochs_{session_id}",
-            ),
-            "learning_rate": rate_col.number_input(
-                "Learning rate",
-                min_value=1e-7,
-                max_value=0.5,
-                value=float(training.learning_rate),
-                format="%.1e",
-                step=1e-5,
-                key=f"ses_lr_{session_id}",
-            ),
-            "batch_size": batch_col.number_input(
-                "Batch size", 1, 1024, value=training.batch_size, key=f"ses_batch_{session_id}"
-            ),
-        }
-        overrides = {k: v for k, v in values.items() if v != getattr(training, k)}
-        if st.button("Relaunch with these settings", key="ses_relaunch_custom", disabled=disabled):
-            return run_action(lambda: control.relaunch(store, session_id, overrides))
-    return None

@@ -139,6 +139,7 @@ def normalise(
 def _chosen_columns(frame: pd.DataFrame, options: DatasetOptions, source: str) -> _ChosenColumns:
     """The columns of ``options`` for the chosen layout; a missing or unknown one is an error."""
     text_col = _require_column(frame, options.text_col, "text column", source)
+    _refuse_numbers(frame[text_col], text_col, source)  # first: other columns would get the blame
     if options.layout == "annotation-json":
         ann_col = _require_column(frame, options.annotation_col, "annotation column", source)
         label_cols: list[str] = []
@@ -184,6 +185,30 @@ def _rows_with_text(
             "Choose the column that holds the texts."
         )
     return rows, texts
+
+
+def _refuse_numbers(column: pd.Series, name: str, source: str) -> None:
+    """A column of numbers (stars, ids, scores) is no text to classify: say so before the
+    label columns get the blame for rows that then look wrong."""
+    values = [v for v in column.head(500).tolist() if not is_missing(v)]
+    if not values:
+        return
+    numeric = sum(1 for v in values if _is_number(v))
+    if numeric / len(values) >= 0.9:
+        raise DatasetError(
+            f"{source}: column '{name}' holds numbers, not texts. Choose the column with the "
+            "texts to classify as the text column."
+        )
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool | int | float):
+        return True
+    try:
+        float(str(value).strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _label_values(
@@ -316,3 +341,20 @@ def dataset_summary(ds: NormalisedDataset) -> dict[str, Any]:
         "warnings": list(ds.warnings),
         "options": ds.options.model_dump(),
     }
+
+
+def from_snapshot(
+    table: pd.DataFrame, keys: list[str], options: DatasetOptions, source_name: str
+) -> NormalisedDataset:
+    """The normalised dataset again, from a session's saved snapshot (no source file needed):
+    a relaunch that changes strategies or languages re-plans from exactly the rows it trains."""
+    table = table.copy()
+    stats = {}
+    for key in keys:
+        values = [[str(v) for v in cell] for cell in table[label_column(key)].tolist()]
+        table[label_column(key)] = pd.Series(values, index=table.index, dtype=object)
+        stats[key] = _key_stats(key, values, source_name)
+    languages = Counter(x for x in table[LANGUAGE].tolist() if isinstance(x, str))
+    return NormalisedDataset(
+        table, stats, dict(sorted(languages.items())), [], source_name, options
+    )

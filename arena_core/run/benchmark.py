@@ -41,9 +41,10 @@ from arena_core.run.benchmark_scores import (  # noqa: F401 (re-exported for the
     Reports,
     rank,
 )
-from arena_core.session.create import PreparedSession, create_relaunch, create_session
+from arena_core.session.create import PreparedSession, create_session
 from arena_core.session.describe import session_jobs
 from arena_core.session.manifest import SessionManifest, SessionStatus
+from arena_core.session.relaunch import create_relaunch
 from arena_core.store import paths
 from arena_core.store.records import ListingRow, read_report
 from arena_core.store.session_store import SessionStore

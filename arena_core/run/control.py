@@ -16,11 +16,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import Timeout
 
 from arena_core.errors import ArenaError, SessionBusy, StorageError
+from arena_core.run.queue import queue_state
 from arena_core.run.slots import busy_message, file_lock, lock_is_held
 from arena_core.session.manifest import SessionStatus
 from arena_core.session.plan import plan
@@ -40,6 +41,9 @@ from arena_core.store.status import (
     worker_alive,
 )
 
+if TYPE_CHECKING:
+    from arena_core.session.relaunch import RelaunchChanges
+
 log = logging.getLogger(__name__)
 
 LAUNCH_GRACE_SECONDS = 5.0  # a launch younger than this blocks another even if its pid is gone
@@ -55,6 +59,7 @@ _SHOWN_PROGRESS = (
     "ended_at",
     "current_job",
     "slot",
+    "queued_at",
     "overall",
 )
 
@@ -164,6 +169,8 @@ def _progress_line(info: dict[str, Any]) -> str:
     jobs = info["jobs"]
     done = sum(j["status"] == JobStatus.COMPLETED for j in jobs)
     line = f"{info['session']}: {info['status']} {done}/{len(jobs)} models"
+    if queue := info.get("queue"):
+        line += f", place {queue['place']} of {queue['waiting']} waiting for a worker slot"
     current = info["progress"].get("current_job")
     for job in jobs:
         if job["id"] == current and job.get("total_steps"):
@@ -265,11 +272,13 @@ def relaunch(
     session_id: str,
     overrides: dict[str, Any] | None = None,
     start: bool = True,
+    changes: RelaunchChanges | None = None,
 ) -> str:
-    """A new session on the parent's data and split, with ``overrides`` applied; returns its id."""
-    from arena_core.session.create import create_relaunch
+    """A new session on the parent's data and split, with ``overrides`` (training settings) and
+    ``changes`` (strategies, per-language) applied; returns its id."""
+    from arena_core.session.relaunch import create_relaunch
 
-    child = create_relaunch(store, session_id, overrides)
+    child = create_relaunch(store, session_id, overrides, changes)
     if start:
         launch(store, child.id)
     return child.id
@@ -308,7 +317,17 @@ def session_status(store: SessionStore, session_id: str) -> dict[str, Any]:
         "reason": manifest.status_reason,
         "jobs": [_job_state(row) for row in job_rows(folder, jobs, progress, status)],
         "progress": shown,
+        "queue": _queue(store, session_id, status),
     }
+
+
+def _queue(store: SessionStore, session_id: str, status: SessionStatus) -> dict[str, Any] | None:
+    """Where a session waiting for a worker slot stands: ``{"place": 1-based, "waiting": how
+    many wait, "running": [sessions holding the slots]}``; None when it is not waiting (also
+    while its worker is still starting and has not joined the queue yet)."""
+    if status is not SessionStatus.QUEUED:
+        return None
+    return queue_state(store.home, session_id)
 
 
 def _parse_value(text: str) -> Any:

@@ -4,7 +4,8 @@ Stages: take the session's worker lock, wait for a machine-wide slot (status 'qu
 data once, train each job of ``plan(manifest)`` in order (skipping completed ones, resuming from
 a checkpoint), then record the final status and ``summary.json``. A heartbeat thread keeps
 ``progress.json`` fresh the whole time (``run/progress_record.py``), so a worker that dies reads
-as 'interrupted'. Locks and slots: ``run/slots.py``.
+as 'interrupted'. Locks and slots: ``run/slots.py``; the wait for a slot, first come first
+served: ``run/queue.py``.
 
 Everything comes from the store and the manifest (no global state), so the same function could
 later run under another executor with the session folder on shared storage.
@@ -28,6 +29,7 @@ from filelock import Timeout
 
 from arena_core import settings
 from arena_core.errors import ArenaError, SessionBusy, StorageError, TrainingError
+from arena_core.run import queue
 from arena_core.run.progress_record import ProgressRecord
 from arena_core.run.slots import busy_message, file_lock, try_slot
 from arena_core.session.manifest import SessionManifest, SessionStatus, now_iso
@@ -120,30 +122,52 @@ class Worker:
         self, manifest: SessionManifest, jobs: list[ModelJob]
     ) -> tuple[SessionStatus, str | None]:
         limit = settings.max_workers()
-        slot = try_slot(self.store.home, limit)
+        slot = self._take_slot(limit)
         if slot is None:
+            return SessionStatus.CANCELLED, "cancelled while queued"
+        index, lock = slot
+        try:
+            queue.claim(self.store.home, index, self.session_id)
+            self.record.update(status=SessionStatus.RUNNING, slot=index, running_since=now_iso())
+            self.record.write()  # before the manifest: whoever reads 'running' finds the slot
+            self.store.set_status(self.session_id, SessionStatus.RUNNING)
+            log.info("session %s running in slot %d: %d jobs", self.session_id, index, len(jobs))
+            return self._train_all(manifest, jobs)
+        finally:
+            queue.unclaim(self.store.home, index)
+            lock.release()
+
+    def _take_slot(self, limit: int) -> tuple[int, Any] | None:
+        """A slot, first come first served (``run/queue.py``); None when cancelled meanwhile.
+
+        A free slot is taken at once only when nobody waits for one; otherwise this worker
+        takes a ticket at the end of the queue and tries the slots when its turn comes.
+        """
+        home = self.store.home
+        slot = None if queue.waiting(home) else try_slot(home, limit)
+        ticket = None
+        if slot is None:
+            ticket = queue.join(home, self.session_id)
             why = (
                 f"waiting for a free worker slot (all {limit} busy; {settings.MAX_WORKERS}={limit})"
             )
             log.info("session %s queued: %s", self.session_id, why)
+            self.record.update(queued_at=ticket.queued_at)
             self.store.set_status(self.session_id, SessionStatus.QUEUED, why)
         # The heartbeat starts once the slot question is settled, so progress says 'queued' only
         # when the manifest says why; until then the launcher's marker (this pid) stands for it.
         self.record.write()
         self.record.start_heartbeat()
-        while slot is None:  # not FIFO: whichever waiting worker polls first takes a free slot
-            if self.stop.wait(SLOT_POLL_SECONDS):
-                return SessionStatus.CANCELLED, "cancelled while queued"
-            slot = try_slot(self.store.home, limit)
-        index, lock = slot
         try:
-            self.record.update(status=SessionStatus.RUNNING, slot=index, running_since=now_iso())
-            self.store.set_status(self.session_id, SessionStatus.RUNNING)
-            self.record.write()
-            log.info("session %s running in slot %d: %d jobs", self.session_id, index, len(jobs))
-            return self._train_all(manifest, jobs)
+            while slot is None:
+                if self.stop.wait(SLOT_POLL_SECONDS):
+                    return None
+                if queue.my_turn(home, ticket, limit):
+                    slot = try_slot(home, limit)
         finally:
-            lock.release()
+            if ticket is not None:
+                ticket.leave()  # only now: nobody behind may take the slot we are taking
+        return slot
 
     def _load_inputs(self, manifest: SessionManifest) -> _Inputs:
         """The data every job shares: table, split, tokenizer and the texts encoded once."""
@@ -175,8 +199,10 @@ class Worker:
                 f"(e.g. row {min(missing)}). Relaunch from an intact session instead."
             )
         # torch (for a transformer): only once the inputs are sound
-        from arena_core.training.job_runner import shared_inputs
+        from arena_core.training.job_runner import import_training_code, shared_inputs
 
+        seconds = import_training_code(manifest.training)
+        log.info("training libraries loaded in %.1f s", seconds)
         return _Inputs(table, split, shared_inputs(manifest.training, table))
 
     def _skip_completed(self, jobs: list[ModelJob]) -> list[ModelJob]:

@@ -9,33 +9,26 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
-from pydantic import ValidationError
 
 from arena_core.data.dataset import NormalisedDataset, label_column, load_dataset
 from arena_core.data.filtering import apply_min_examples
-from arena_core.data.splits import make_split, read_split, split_counts, split_hash, write_split
+from arena_core.data.splits import make_split, split_counts, split_hash, write_split
 from arena_core.errors import ArenaError, ManifestError, StrategyError
-from arena_core.session.check import check, is_complete
 from arena_core.session.manifest import (
     DatasetSnapshot,
     FilterSettings,
-    JobBudget,
     LanguageSettings,
     SessionManifest,
     SessionStatus,
     SplitSettings,
     TrainingConfig,
     file_sha256,
-    now_iso,
     strategy_fields,
-    validation_message,
 )
 from arena_core.session.plan import plan_with_notes as derive_plan
 from arena_core.session.strategy import (
@@ -46,9 +39,9 @@ from arena_core.session.strategy import (
     parse_strategy,
 )
 from arena_core.store import paths
-from arena_core.store.atomic import atomic_write_bytes, storage_error
+from arena_core.store.atomic import atomic_write_bytes
 from arena_core.store.session_store import SessionStore
-from arena_core.training.budget import rebudget, session_budget
+from arena_core.training.budget import session_budget
 
 log = logging.getLogger(__name__)
 
@@ -229,88 +222,3 @@ def create_session(store: SessionStore, prepared: PreparedSession) -> SessionMan
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-
-
-def create_relaunch(
-    store: SessionStore, parent_id: str, overrides: dict[str, Any] | None = None
-) -> SessionManifest:
-    """A new session with the parent's snapshot, split, keys and strategies; the parent is untouched.
-
-    Refuses (ManifestError naming the problems) when the parent's manifest is incomplete, so a
-    relaunch can never plan 0 models or fewer models than its parent.
-    """
-    parent_dir = store.existing_dir(parent_id)
-    parent = store.load(parent_id)
-    problems = check(parent, parent_dir)
-    if not is_complete(problems):
-        listed = "; ".join(p.message for p in problems if p.severity == "error")
-        raise ManifestError(
-            f"Session {parent_id} cannot be relaunched: {listed} Run 'python -m arena_core "
-            f"repair {parent_id}' (or Repair on the Sessions page) first."
-        )
-    training = parent.training.model_copy()
-    for name, value in (overrides or {}).items():
-        if name not in TrainingConfig.model_fields:
-            allowed = ", ".join(TrainingConfig.model_fields)
-            raise ArenaError(f"Unknown setting '{name}': you can override {allowed}.")
-        try:
-            setattr(training, name, value)
-        except ValidationError as exc:
-            raise ArenaError(f"Invalid value {value!r}: {validation_message(exc)}.") from None
-    child = parent.model_copy(deep=True)
-    child.parent = parent.id
-    child.origin = "native"
-    child.status = SessionStatus.READY
-    child.status_reason = None
-    child.training = training
-    child.created_at = child.updated_at = now_iso()
-    child.versions = library_versions()
-    child.plan, child.notes = derive_plan(child)
-    child.budget = _relaunch_budget(child, parent, parent_dir)
-    if len(child.plan) != len(parent.plan):
-        raise ManifestError(
-            f"Relaunch of {parent_id} would plan {len(child.plan)} models, the parent planned "
-            f"{len(parent.plan)}; nothing was created. Run 'check {parent_id}'."
-        )
-    child.id, staging = store.reserve(store.base_id(parent.name))
-    try:
-        for rel in {
-            child.dataset.snapshot_file,
-            child.split.file,
-            *(child.files_per_key or {}).values(),
-        }:
-            _link_or_copy(parent_dir / rel, staging / rel)
-        return store.create_from_folder(staging, child)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _relaunch_budget(
-    child: SessionManifest, parent: SessionManifest, parent_dir: Path
-) -> dict[str, JobBudget]:
-    """The child's job lengths: from the parent's recorded rows per job when it has them all,
-    else (a baseline or older parent) counted again on the shared snapshot and split."""
-    if set(parent.budget) >= {job.id for job in child.plan}:
-        return rebudget(child.training, parent.budget)
-    try:
-        table = pd.read_parquet(parent_dir / child.dataset.snapshot_file)
-        split, _ = read_split(parent_dir / child.split.file)
-    except (OSError, ValueError, ArenaError) as exc:
-        log.warning("relaunch of %s: no budget recorded (%s)", parent.id, exc)
-        return {}
-    return session_budget(child.training, child.plan, table, split)
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link the parent's immutable data files (no copy cost); copy across disks."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists():
-        return
-    try:
-        os.link(src, dst)
-    except OSError:
-        try:
-            shutil.copy2(src, dst)
-        except OSError as exc:
-            raise storage_error(dst, exc) from exc

@@ -54,8 +54,7 @@ def readable_sections(manifest: SessionManifest) -> dict[str, Any]:
             "dropped labels": [d.model_dump(exclude={"rows"}) for d in m.filtering.dropped],
         },
         "Languages": {
-            "column": m.language.column,
-            "detected": m.language.detected,
+            "taken from": _language_source(m),
             "languages": ", ".join(m.language.languages) or None,
             "rows per language": dict(m.language.counts),
             "one model per language": m.language.per_language,
@@ -70,13 +69,22 @@ def readable_sections(manifest: SessionManifest) -> dict[str, Any]:
         },
         "Training": m.training.model_dump(mode="json"),
         "Plan": _plan_rows(m),
-        "Versions": dict(m.versions),
+        "Versions": [{"library": k, "version": v} for k, v in m.versions.items()],
     }
     if m.notes:
         sections["Notes"] = list(m.notes)
     if m.legacy:
         sections["Legacy metadata"] = dict(m.legacy)
     return sections
+
+
+def _language_source(m: SessionManifest) -> str:
+    """Where the texts' languages came from, in words."""
+    if m.language.column:
+        return f"column '{m.language.column}'"
+    if m.language.detected:
+        return "detected from the texts"
+    return "none (no language column, no detection)"
 
 
 def _dataset_section(m: SessionManifest) -> dict[str, Any]:
@@ -118,11 +126,10 @@ def _plan_rows(m: SessionManifest) -> list[dict[str, Any]]:
     """One row per planned model: what it trains and how many outputs it has."""
     return [
         {
-            "model": job.id,
             "key": job.key,
             "strategy": job.strategy.value,
-            "label": job.label,
-            "language": job.language,
+            "value (one-vs-all)": job.label or "all values",
+            **({"language": job.language or "all"} if m.language.per_language else {}),
             "outputs": len(job.labels),
         }
         for job in m.plan

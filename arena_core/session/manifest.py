@@ -133,7 +133,7 @@ class SplitSettings(BaseModel):
 class TrainingConfig(BaseModel):
     """Hyper-parameters, as chosen; what the defaults decide is derived from them alone."""
 
-    # Unknown names in overrides are refused where overrides are applied (create_relaunch).
+    # Unknown names in overrides are refused where overrides are applied (session.relaunch).
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
     model: str = Field(

@@ -13,6 +13,7 @@ ENV_HOME = settings.HOME
 
 # Top level of ARENA_HOME
 SESSIONS_DIR = "sessions"
+SESSION_INDEX = ".index.sqlite"  # in SESSIONS_DIR: the browser's rows (a cache; hidden: no session)
 TRASH_DIR = "trash"
 SLOTS_DIR = "slots"  # machine-wide worker slots (one lock file per slot)
 UPLOADS_DIR = "uploads"

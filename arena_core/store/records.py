@@ -143,6 +143,7 @@ class Progress(_Record):
     heartbeat: Seconds | None = None
     started_at: str | None = None
     running_since: str | None = None
+    queued_at: Seconds | None = None  # when the worker started waiting for a slot
     ended_at: str | None = None
     current_job: str | None = None
     slot: Count | None = None

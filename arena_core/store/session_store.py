@@ -185,6 +185,18 @@ class SessionStore:
     def ids(self) -> list[str]:
         return [s.id for s in self.list()]
 
+    def ids_named_like(self, name: str) -> list[str]:
+        """Ids of the sessions whose id was made from ``name`` (see base_id): a family's
+        sessions, found from folder names alone, without reading every manifest."""
+        if not self.sessions_root.is_dir():
+            return []
+        prefix = f"{_slug(name)}_"
+        return [
+            entry.name
+            for entry in os.scandir(self.sessions_root)
+            if entry.name.startswith(prefix) and entry.is_dir()
+        ]
+
     # ------------------------------------------------------------ write
     def create_from_folder(self, staging: Path, manifest: SessionManifest) -> SessionManifest:
         """Move a fully written staging folder into place: a session appears whole or not at all."""

@@ -8,6 +8,9 @@ module (for ``check_model``) cheaply.
 
 from __future__ import annotations
 
+import gc
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,33 @@ def check_model(name: str) -> ModelSource | None:
         _, inner = parse_name(name)  # raises TrainingError for "embed:" and the like
         return resolve_model(inner) if inner else None
     return resolve_model(name)
+
+
+_TRAINER = "arena_core.training.trainer"
+
+
+def import_training_code(config: TrainingConfig) -> float:
+    """Import what training ``config.model`` needs (torch, transformers and our trainer for a
+    fine-tune; nothing for a baseline) and return the seconds it took.
+
+    The worker's largest fixed cost (BENCHMARKS.md, "Relaunch"). It creates about 700,000
+    objects that live as long as the process, so the cyclic collector is paused meanwhile (its
+    full passes would walk them again and again: 5.0 -> 4.0 s of CPU on the 2-core VM) and they
+    are then frozen out of its later passes. A no-op once imported (in-process callers such as
+    tests may call it often).
+    """
+    if is_baseline(config.model) or _TRAINER in sys.modules:
+        return 0.0
+    started = time.perf_counter()
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        import arena_core.training.trainer  # noqa: F401 - torch, transformers, the Trainer
+    finally:
+        if paused:
+            gc.freeze()
+            gc.enable()
+    return time.perf_counter() - started
 
 
 def shared_inputs(config: TrainingConfig, table: pd.DataFrame) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """Predictions of a saved job model (the model/ folder of a job) for a list of texts.
 
-Multi-label models apply the per-label thresholds saved in their config; other models return
-their top label. A ``Predictor`` holds one loaded model so the Predict page can reuse it across
-clicks; ``PredictorCache`` keeps a few of them, keyed by folder and ``model_fingerprint`` so a
+Multi-label models apply the per-label thresholds saved in their config (``DEFAULT_THRESHOLD``
+for a label without one); other models return their top label. Every result also carries the
+probability of each label (``scores``), so callers can show why a label was (not) chosen.
+A ``Predictor`` holds one loaded model so the Predict page can reuse it across clicks;
+``PredictorCache`` keeps a few of them, keyed by folder and ``model_fingerprint`` so a
 folder rewritten by a relaunch or a resume is reloaded. torch/transformers are imported inside
 functions (pages import this module).
 """
@@ -42,6 +44,7 @@ MODEL_FILES = (
     BASELINE_JSON,
     BASELINE_TENSORS,
 )
+DEFAULT_THRESHOLD = 0.5  # as training.evaluation: a label without a tuned threshold
 DEFAULT_CACHE_BYTES = 2 * 1024**3  # parameter memory kept by a PredictorCache (~20 MiniLMs)
 
 _loads = 0
@@ -198,10 +201,14 @@ class Predictor:
                     results[i] = self._result(row)
         return results  # type: ignore[return-value]
 
+    def threshold(self, label: str) -> float:
+        """The decision threshold of ``label``: the tuned one saved with the model, else 0.5."""
+        return float(self.thresholds.get(label, DEFAULT_THRESHOLD))
+
     def _result(self, row: list[float]) -> dict[str, Any]:
         scores = dict(zip(self.labels, row, strict=True))
         if self.multi_label:
-            chosen = [lab for lab in self.labels if scores[lab] >= self.thresholds.get(lab, 0.5)]
+            chosen = [lab for lab in self.labels if scores[lab] >= self.threshold(lab)]
             return {"labels": chosen, "scores": scores}
         top = max(range(len(row)), key=row.__getitem__)
         return {"label": self.labels[top], "score": row[top], "scores": scores}

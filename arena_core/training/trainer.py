@@ -147,6 +147,7 @@ def train_job(
     # model and Trainer
     run = _set_up(job, config, source, tokenizer, table, encoded, examples, budget, out_dir)
     trainer = run.trainer
+    log.info("%s: model ready, %d steps to train", job.id, budget.total_steps)
     callback = ArenaCallback(
         job, metrics, run.scorer, run.save_best, best, config, on_progress, should_stop
     )

@@ -118,9 +118,13 @@ def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, note: str = 
     return fig
 
 
+FEW_POINTS = 3  # a curve of this many points or fewer gets markers: lone dots, short lines
+
+
 def _mode(kind: str, n_points: int) -> str:
-    """Validation points get markers; a single training point would be invisible as a line."""
-    return "lines+markers" if kind == EVAL or n_points == 1 else "lines"
+    """Validation points get markers; a short training curve too (1-3 points would read as a
+    lone dot or a bare segment without them)."""
+    return "lines+markers" if kind == EVAL or n_points <= FEW_POINTS else "lines"
 
 
 SPLIT_NOTE = "solid: training · dashed: validation"
@@ -148,12 +152,15 @@ def _line(xs, ys, kind, group, show, label, colour, dash, meta) -> go.Scatter:
 
 
 def loss_figure(
-    records: Sequence[Mapping[str, Any]], index: SeriesIndex | None = None
+    records: Sequence[Mapping[str, Any]],
+    index: SeriesIndex | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Training (solid) and validation (dashed) loss per model, by training step.
 
     One legend entry per model (its colour); clicking it toggles both of its curves.
     A live view passes the ``index`` it keeps for ``records`` so that only new records are read.
+    ``names`` maps job ids to the names shown in the legend (ids stay in the trace's meta).
     """
     fig = go.Figure()
     index = _indexed(records, index)
@@ -161,14 +168,15 @@ def loss_figure(
     in_legend: set[str] = set()
     for kind, field, split, dash in SERIES["loss"]:
         for job, (xs, ys) in index.curves(kind, field, "step").items():
+            name = (names or {}).get(job, job)
             fig.add_trace(
                 _line(
                     xs,
                     ys,
                     kind,
-                    job,
+                    name,
                     job not in in_legend,
-                    f"{job} · {split}",
+                    f"{name} · {split}",
                     colours[job],
                     dash,
                     {"job": job, "split": split},
@@ -178,41 +186,103 @@ def loss_figure(
     return _layout(fig, LOSS_TITLE, "step", "loss", SPLIT_NOTE)
 
 
-def f1_figure(records: Sequence[Mapping[str, Any]], index: SeriesIndex | None = None) -> go.Figure:
-    """Validation macro-F1 per model, by epoch (``index`` as in ``loss_figure``)."""
+def f1_figure(
+    records: Sequence[Mapping[str, Any]],
+    index: SeriesIndex | None = None,
+    names: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Validation macro-F1 per model, by epoch (``index`` and ``names`` as in ``loss_figure``)."""
     fig = go.Figure()
     index = _indexed(records, index)
     colours = {job: _colour(i) for i, job in enumerate(index.jobs())}
     for job, (xs, ys) in index.curves(EVAL, "val_macro_f1", "epoch").items():
         fig.add_trace(
-            go.Scatter(x=xs, y=ys, mode="lines+markers", name=job, line={"color": colours[job]})
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines+markers",
+                name=(names or {}).get(job, job),
+                line={"color": colours[job]},
+                meta={"job": job},
+            )
         )
     fig.update_yaxes(range=[0, 1.02])
     return _layout(fig, F1_TITLE, "epoch", "macro-F1")
 
 
-def compare_figure(
-    records_by_session: Mapping[str, Sequence[Mapping[str, Any]]], metric: str = "loss"
-) -> go.Figure:
-    """Curves of several sessions overlaid by epoch: one colour per session, dash per split.
+# Compare: one colour per model, one line style and marker per session; training faint.
+SESSION_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+SESSION_SYMBOLS = ("circle", "diamond", "square", "triangle-up", "x", "star")
+COMPARE_NOTE = "colour: model · line style and marker: session"
+SPLIT_STYLE = {  # (line width, opacity): training faint and thin, validation bold
+    "train": (1.5, 0.45),
+    "validation": (2.5, 1.0),
+}
 
+
+def _session_style(i: int) -> tuple[str, str, int]:
+    """Line dash, marker symbol and marker size of the i-th session. Sizes shrink session by
+    session, so where a relaunch scored exactly as its parent, the parent's marker still shows
+    as a ring around the child's instead of hiding under it."""
+    size = max(5, 12 - 3 * i)
+    return SESSION_DASHES[i % len(SESSION_DASHES)], SESSION_SYMBOLS[i % len(SESSION_SYMBOLS)], size
+
+
+def compare_figure(
+    records_by_session: Mapping[str, Sequence[Mapping[str, Any]]],
+    metric: str = "loss",
+    titles: Mapping[str, str] | None = None,
+    models: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Curves of several sessions overlaid by epoch.
+
+    Each model keeps one colour in every session (a parent's model and its relaunch's have the
+    same colour); each session has its own line style and marker symbol, so a curve drawn over
+    an identical one still shows. Training is thin and faint, validation bold with markers.
+    Traces are named "<session title> · <model name>" (``titles``: session id -> title,
+    ``models``: job id -> readable name; ids only where no name is given).
     ``metric`` is "loss" (train + validation), "macro_f1" or "accuracy" (validation).
     """
     if metric not in SERIES:
         raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(SERIES)}")
+    titles, models = titles or {}, models or {}
+    indexes = {
+        session: SeriesIndex().update(records) for session, records in records_by_session.items()
+    }
+    jobs = list(dict.fromkeys(job for index in indexes.values() for job in index.jobs()))
+    colours = {job: _colour(i) for i, job in enumerate(jobs)}
     fig = go.Figure()
-    for i, (session, records) in enumerate(records_by_session.items()):
-        in_legend = False
-        index = SeriesIndex().update(records)
-        for kind, field, split, dash in SERIES[metric]:
+    for i, (session, index) in enumerate(indexes.items()):
+        dash, symbol, size = _session_style(i)
+        title = titles.get(session, session)
+        in_legend: set[str] = set()
+        for kind, field, split, _ in SERIES[metric]:
+            width, opacity = SPLIT_STYLE[split]
             for job, (xs, ys) in index.curves(kind, field, "epoch").items():
-                meta = {"session": session, "job": job, "split": split}
-                label = f"{session} · {job} · {split}"
+                model = models.get(job, job)
+                name = f"{title} · {model}"
+                if kind == TRAIN:
+                    xs, ys = minmax_downsample(xs, ys, MAX_POINTS)
                 fig.add_trace(
-                    _line(xs, ys, kind, session, not in_legend, label, _colour(i), dash, meta)
+                    go.Scatter(
+                        x=xs,
+                        y=ys,
+                        mode=_mode(kind, len(xs)),
+                        name=name,
+                        legendgroup=f"{session}::{job}",
+                        showlegend=job not in in_legend,
+                        hovertemplate=f"{name} · {split}: %{{y:.4f}}<extra></extra>",
+                        line={"color": colours[job], "dash": dash, "width": width},
+                        marker={"symbol": symbol, "size": size if kind == EVAL else size - 2},
+                        opacity=opacity,
+                        meta={"session": session, "job": job, "split": split, "model": model},
+                    )
                 )
-                in_legend = True
-    note = SPLIT_NOTE if metric == "loss" else "validation, one line per model"
+                in_legend.add(job)
+    if metric == "loss":
+        note = f"{COMPARE_NOTE} · faint: training, bold: validation"
+    else:
+        note = f"{COMPARE_NOTE} · validation, one line per model"
     fig = _layout(fig, METRIC_TITLES[metric], "epoch", metric.replace("_", "-"), note)
     if metric != "loss":
         fig.update_yaxes(range=[0, 1.02])

@@ -1,24 +1,112 @@
 """Comparing sessions: what differs in their settings, their best metrics side by side.
 
 ``config_diff`` lists only the settings that differ (hyper-parameters, strategies, model, split
-and dataset hashes); ``metrics_table`` puts the best validation F1 per key / label / language of
-each session in one table with the differences to the first session. No streamlit here.
+and dataset hashes) and ``diff_table`` shows them with readable labels and values;
+``metrics_table`` puts each session's best validation scores in one table with the differences
+to the first session: per model, the macro-F1 of its report (the number Monitor and Sessions
+show), or per label, the F1 of that label. ``session_titles`` names sessions by their name (and
+creation time where names repeat), never by id. No streamlit here.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import pandas as pd
 
-from arena_core.session.describe import job_results
+from arena_core.session.describe import job_results, session_jobs
 from arena_core.session.manifest import STRATEGY_LISTS, SessionManifest
+from arena_core.session.strategy import ModelJob
 from arena_core.store.session_store import SessionStore
+from arena_core.viz.wording import FIELD_LABELS, field_label, job_name, value_text
 
-ALL_LANGUAGES = "all"
-KEY_LEVEL, LABEL_LEVEL = "key", "label"
+MODEL_LEVEL, LABEL_LEVEL = "model", "label"
+LEVELS = (MODEL_LEVEL, LABEL_LEVEL)
+LEVEL_TITLES = {
+    MODEL_LEVEL: "Best validation macro-F1",
+    LABEL_LEVEL: "Best validation F1 per label",
+}
+# Settings of one key each: "strategies.themes" reads "Strategy: themes".
+PER_KEY_GROUPS = ("strategies", "requested_strategies", "files_per_key")
+SETTING = "Setting"
+KEY, MODEL, LABEL, STRATEGY, LANGUAGE, METRIC = (
+    "Key",
+    "Model",
+    "Label",
+    "Strategy",
+    "Language",
+    "Metric",
+)
+
+
+# ---------------------------------------------------------------- names
+
+
+class _Named(Protocol):
+    id: str
+    name: str
+    created_at: str
+
+
+def _minute(created_at: str) -> str:
+    return (created_at or "")[:16].replace("T", " ")
+
+
+def _second(created_at: str) -> str:
+    return (created_at or "")[:19].replace("T", " ")
+
+
+def _numbered(titles: dict[str, str]) -> dict[str, str]:
+    """Titles still shared by several sessions get "#1", "#2"... in the given order."""
+    totals: dict[str, int] = {}
+    for title in titles.values():
+        totals[title] = totals.get(title, 0) + 1
+    seen: dict[str, int] = {}
+    numbered = {}
+    for sid, title in titles.items():
+        if totals[title] > 1:
+            seen[title] = seen.get(title, 0) + 1
+            title = f"{title} #{seen[title]}"
+        numbered[sid] = title
+    return numbered
+
+
+def session_titles(sessions: Iterable[_Named]) -> dict[str, str]:
+    """id -> how a session reads everywhere on the Compare page: "name · 2025-01-02 10:11".
+
+    Names repeat (a relaunch child may keep its parent's name), so the creation time is part
+    of the title, to the second where minutes repeat too, then a running number as a last
+    resort. Ids are never shown where a name exists.
+    """
+    sessions = list(sessions)
+
+    def title(s: _Named, when: str) -> str:
+        return f"{s.name or s.id} · {when}" if when else (s.name or s.id)
+
+    titles = {s.id: title(s, _minute(s.created_at)) for s in sessions}
+    counts: dict[str, int] = {}
+    for t in titles.values():
+        counts[t] = counts.get(t, 0) + 1
+    for s in sessions:
+        if counts[titles[s.id]] > 1:
+            titles[s.id] = title(s, _second(s.created_at))
+    return _numbered(titles)
+
+
+def model_name(job: ModelJob) -> str:
+    """A model as every page names it (``wording.job_name``): "sentiment", "themes: economy",
+    "themes: economy (FR)"."""
+    return job_name(job.key, job.label, job.language)
+
+
+def model_names(manifests: Iterable[SessionManifest]) -> dict[str, str]:
+    """job id -> ``model_name`` for every planned model of these sessions."""
+    return {job.id: model_name(job) for m in manifests for job in session_jobs(m)}
+
+
+# ---------------------------------------------------------------- settings
 
 
 def comparable_settings(manifest: SessionManifest) -> dict[str, Any]:
@@ -77,8 +165,46 @@ def config_diff(manifests: Sequence[SessionManifest]) -> list[dict[str, Any]]:
     return rows
 
 
-def label_set_warnings(manifests: Sequence[SessionManifest]) -> list[str]:
+def setting_label(field: str) -> str:
+    """'training.learning_rate' -> 'Learning rate', 'strategies.themes' -> 'Strategy: themes'."""
+    if field in FIELD_LABELS:
+        return FIELD_LABELS[field]
+    group, _, name = field.partition(".")
+    if not name:
+        return field_label(field)
+    if group in PER_KEY_GROUPS:
+        return f"{field_label(group)}: {name}"
+    return field_label(name)
+
+
+def setting_text(field: str, value: Any) -> str:
+    """A setting's value as text ('automatic' for epochs None, lists joined, yes/no)."""
+    group, _, name = field.partition(".")
+    if isinstance(value, list | dict | set):  # value_text's special values are scalars only
+        return value_text(value)
+    return value_text(value, name if name and group not in PER_KEY_GROUPS else group)
+
+
+def diff_table(
+    manifests: Sequence[SessionManifest], titles: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """The differing settings: a "Setting" column, then one column of text per session."""
+    titles = titles or session_titles(manifests)
+    rows = [
+        {
+            SETTING: setting_label(d["field"]),
+            **{titles[sid]: setting_text(d["field"], v) for sid, v in d["values"].items()},
+        }
+        for d in config_diff(manifests)
+    ]
+    return pd.DataFrame(rows, columns=[SETTING, *(titles[m.id] for m in manifests)])
+
+
+def label_set_warnings(
+    manifests: Sequence[SessionManifest], titles: Mapping[str, str] | None = None
+) -> list[str]:
     """Why metrics of these sessions may not be comparable: keys or label sets that differ."""
+    titles = titles or session_titles(manifests)
     warnings: list[str] = []
     all_keys: list[str] = []
     for m in manifests:
@@ -86,12 +212,12 @@ def label_set_warnings(manifests: Sequence[SessionManifest]) -> list[str]:
     for key in all_keys:
         having = [m for m in manifests if key in m.keys]
         if len(having) < len(manifests):
-            lacking = ", ".join(m.id for m in manifests if key not in m.keys)
+            lacking = ", ".join(titles[m.id] for m in manifests if key not in m.keys)
             warnings.append(f"Key '{key}' is not in session(s) {lacking}.")
         label_sets = {m.id: set(m.keys[key].labels) for m in having}
         union = set().union(*label_sets.values())
         gaps = [
-            f"{sid} lacks {', '.join(sorted(union - labels))}"
+            f"{titles[sid]} lacks {', '.join(sorted(union - labels))}"
             for sid, labels in label_sets.items()
             if union - labels
         ]
@@ -100,55 +226,97 @@ def label_set_warnings(manifests: Sequence[SessionManifest]) -> list[str]:
     return warnings
 
 
-def _label_scores(row: dict[str, Any]) -> dict[str, float]:
-    """Per-label F1 of one job; a one-vs-all model only counts its positive label."""
-    metrics = (row.get("report") or {}).get("metrics") or {}
-    per_label = metrics.get("per_label") or {}
-    scores = {}
-    for label, values in per_label.items():
-        if row["strategy"] == "one-vs-all" and label != row["label"]:
-            continue
-        f1 = (values or {}).get("f1")
-        if isinstance(f1, int | float) and not isinstance(f1, bool):
-            scores[label] = float(f1)
-    return scores
+# ---------------------------------------------------------------- metrics
 
 
-def session_scores(store: SessionStore, session_id: str) -> dict[tuple[str, str, str, str], float]:
-    """(level, key, label, language) -> best validation F1, for one session.
+def label_metric(label: str, strategy: str) -> str:
+    """What a per-label score is: the positive class of a one-vs-all model says so."""
+    if strategy == "one-vs-all":
+        return f"F1 of label '{label}' (positive class)"
+    return f"F1 of label '{label}'"
 
-    Level "key" is the mean per-label F1 over the key's labels (= macro-F1 of a multi-class
-    model), so keys trained with different strategies stay comparable.
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+Row = tuple[str, str, str, str]  # (key, model or label, strategy, language)
+
+
+def session_scores(
+    store: SessionStore, session_id: str, level: str = MODEL_LEVEL
+) -> dict[Row, float]:
+    """(key, model or label, strategy, language) -> best validation score, for one session.
+
+    Level "model": the macro-F1 of each model's report (for a one-vs-all model, the mean over
+    its two classes), the very number Monitor and Sessions show. Level "label": the F1 of each
+    label; a one-vs-all model gives the F1 of its positive class only.
     """
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
     manifest = store.load(session_id)
-    rows = job_results(store.session_dir(session_id), manifest, with_reports=True)
-    scores: dict[tuple[str, str, str, str], float] = {}
-    per_key: dict[tuple[str, str], list[float]] = {}
+    rows = job_results(store.session_dir(session_id), manifest, with_reports=level == LABEL_LEVEL)
+    scores: dict[Row, float] = {}
     for row in rows:
-        language = row["language"] or ALL_LANGUAGES
-        for label, f1 in _label_scores(row).items():
-            scores[(LABEL_LEVEL, row["key"], label, language)] = f1
-            per_key.setdefault((row["key"], language), []).append(f1)
-    for (key, language), values in per_key.items():
-        scores[(KEY_LEVEL, key, "", language)] = sum(values) / len(values)
+        strategy, language = str(row["strategy"]), row["language"] or ""
+        if level == MODEL_LEVEL:
+            if row["macro_f1"] is not None:
+                name = job_name(row["key"], row["label"], row["language"])
+                scores[(row["key"], name, strategy, language)] = row["macro_f1"]
+            continue
+        per_label = (((row.get("report") or {}).get("metrics") or {}).get("per_label")) or {}
+        for label, values in per_label.items():
+            if strategy == "one-vs-all" and label != row["label"]:
+                continue  # the negative class ("not_x") is no label of the key
+            f1 = _number((values or {}).get("f1"))
+            if f1 is not None:
+                scores[(row["key"], label, strategy, language)] = f1
     return scores
 
 
-def metrics_table(store: SessionStore, ids: Sequence[str]) -> pd.DataFrame:
-    """Best F1 per key / label / language, one column per session, plus "Δ <id>" columns.
+def metrics_table(
+    store: SessionStore,
+    ids: Sequence[str],
+    level: str = MODEL_LEVEL,
+    titles: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Best scores of ``level`` side by side: describing columns, one column per session
+    (named by ``titles``, default ``session_titles``), then "Δ <title>" columns.
 
-    Each delta is that session's value minus the first session's (missing -> NaN).
+    Model level: Key, Model (as every page names it, language included), Strategy, then the
+    macro-F1 of each session. Label level: Key, Label, Strategy, Metric (what the number is),
+    [Language, when a session trains one model set per language], then the F1 of each
+    session. Each delta is that session's value minus the first session's (missing -> NaN).
+    Rows keep plan order.
     """
     ids = list(dict.fromkeys(ids))
-    index_cols = ["level", "key", "label", "language"]
-    per_session = {sid: session_scores(store, sid) for sid in ids}
-    keys = sorted({k for scores in per_session.values() for k in scores})
-    frame = pd.DataFrame(keys, columns=index_cols) if keys else pd.DataFrame(columns=index_cols)
+    if titles is None:
+        titles = session_titles(store.load(sid) for sid in ids)
+    per_session = {sid: session_scores(store, sid, level) for sid in ids}
+    rows = list(dict.fromkeys(r for scores in per_session.values() for r in scores))
+    name_col = MODEL if level == MODEL_LEVEL else LABEL
+    frame = pd.DataFrame(
+        {
+            KEY: [r[0] for r in rows],
+            name_col: [r[1] for r in rows],
+            STRATEGY: [r[2] for r in rows],
+        }
+    )
+    if level == LABEL_LEVEL:
+        frame[METRIC] = [label_metric(r[1], r[2]) for r in rows]
+    if level == LABEL_LEVEL and any(r[3] for r in rows):  # a model's name says its language
+        frame[LANGUAGE] = [r[3] or value_text(None) for r in rows]
     for sid, scores in per_session.items():
-        frame[sid] = [scores.get(k) for k in keys]
-        frame[sid] = frame[sid].astype("float64")
+        frame[titles[sid]] = pd.Series([scores.get(r) for r in rows], dtype="float64")
     if ids:
-        first = ids[0]
+        first = titles[ids[0]]
         for sid in ids[1:]:
-            frame[f"Δ {sid}"] = frame[sid] - frame[first]
+            frame[f"Δ {titles[sid]}"] = frame[titles[sid]] - frame[first]
     return frame.reset_index(drop=True)
+
+
+def score_columns(frame: pd.DataFrame) -> list[str]:
+    """The numeric columns of a ``metrics_table`` (sessions and deltas)."""
+    return [c for c in frame.columns if c not in (KEY, MODEL, LABEL, STRATEGY, METRIC, LANGUAGE)]
