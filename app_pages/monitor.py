@@ -23,10 +23,10 @@ from ui.common import (
 )
 from ui.job_tables import EXACT_MATCH_NOTE, SCORE_COLUMNS, any_multi_label, live_frame
 
-REFRESH_SECONDS = 1.5  # while the session is queued or running; off once it ends
-# Until the first point arrives, poll faster: a user who just launched watches for it
-# (bench/relaunch_chart.py: the 1.5 s refresh cost 0.84 s of the click-to-point time).
-FIRST_POINT_REFRESH_SECONDS = 0.5
+# While the session is queued or running; off once it ends. Not faster while waiting for the
+# first point: on 2 cores a 0.5 s poll tripled the server's and the browser's CPU and slowed
+# the worker's start more than it saved (bench/relaunch_chart.py, BENCHMARKS.md).
+REFRESH_SECONDS = 1.5
 PICK = "mon_pick"
 INDEXES = "mon_series"  # session id -> SeriesIndex of its tail's records
 
@@ -163,11 +163,7 @@ def next_steps(status: str) -> None:
         sv.page_link(SESSIONS, "Relaunch it with other settings", icon=":material/replay:")
 
 
-awaiting_first_point = live and not sv.metrics_tail(store, sid).records
-refresh = FIRST_POINT_REFRESH_SECONDS if awaiting_first_point else REFRESH_SECONDS
-
-
-@st.fragment(run_every=refresh if live else None)
+@st.fragment(run_every=REFRESH_SECONDS if live else None)
 def live_view() -> None:
     """Re-run alone every REFRESH_SECONDS while the session trains; reads only new metrics."""
     try:
@@ -187,8 +183,6 @@ def live_view() -> None:
     progress_bars(now)
     job_table(now)
     tail = sv.metrics_tail(store, sid)
-    if awaiting_first_point and tail.records:
-        st.rerun()  # the first point is in: back to the normal refresh
     if not tail.records:
         st.info("No metrics yet: the curves appear after the first logging steps.")
         return
