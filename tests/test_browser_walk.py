@@ -18,6 +18,7 @@ from test_browser_e2e import UI_TIMEOUT, expect_visible, select_first_session_ro
 
 from arena_core.session.relaunch import create_relaunch
 from arena_core.store.session_store import SessionStore
+from ui.plan_preview import STRATEGY_TEXT
 
 try:
     from playwright.sync_api import expect
@@ -151,3 +152,29 @@ def test_every_page_speaks_in_words(home, app, page, artifacts_dir):
         if problems := wording_problems(text, ids):
             found[title] = problems
     assert not found, found
+
+
+def test_relaunch_with_another_strategy_from_the_form(home, app, page, artifacts_dir):
+    store = SessionStore(home)
+    parent = make_session(
+        store, "completed", name="reviews", strategies={"sentiment": "multi-class"}
+    )
+    n_values = len(store.load(parent).keys["sentiment"].labels)
+    page.goto(app.base_url)
+    goto_page(page, "Sessions")
+    select_first_session_row(page)
+    page.get_by_text("Relaunch with other settings").click()
+    page.get_by_role("combobox", name="Strategy for sentiment").click()
+    page.get_by_role("option", name=STRATEGY_TEXT["one-vs-all"], exact=True).click()
+    wait_idle(page)
+    expect_visible(page.get_by_role("heading", name=f"This session will train {n_values} models"))
+    expect_visible(page.get_by_text("It will be saved as reviews · relaunch 1"))
+    shot(page, artifacts_dir, "01-relaunch-form")
+    page.get_by_role("button", name="Relaunch with these settings").click()
+    expect_visible(page.get_by_role("heading", name="Monitor", exact=True))
+    expect(page.get_by_role("combobox", name="Session", exact=True)).to_have_value(
+        re.compile("reviews · relaunch 1")
+    )
+    [child] = [s for s in store.list() if s.parent == parent]
+    assert store.load(child.id).onevsall_keys == ["sentiment"]
+    shot(page, artifacts_dir, "02-child-monitor")

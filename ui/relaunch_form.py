@@ -42,7 +42,8 @@ def _setting_input(name: str, current: Any, key: str) -> Any:
     """One widget for one training setting, prefilled with the parent's value."""
     info = TrainingConfig.model_fields[name]
     kind, optional = _base_type(info.annotation)
-    label = field_label(name) + (" (empty = default)" if optional else "")
+    empty_means = "automatic" if name == "epochs" else "default"
+    label = field_label(name) + (f" (empty = {empty_means})" if optional else "")
     help_text = info.description
     if kind is bool:
         return st.checkbox(label, value=bool(current), key=key, help=help_text)
