@@ -10,6 +10,7 @@ from arena_core.run import benchmark as bm
 from arena_core.session.create import SessionSettings, prepare
 from arena_core.session.manifest import SplitSettings, TrainingConfig
 from arena_core.viz.ranking import duration, ranking_figure
+from arena_core.viz.wording import when_text
 from ui import dataset_state as ds_state
 from ui import session_views as sv
 from ui.common import DATASET, STRATEGY, get_store, open_monitor, show_error, table
@@ -131,7 +132,7 @@ def launch_button(store, prepared, models, seeds, path, options) -> None:
 
 
 def label(bench: bm.Benchmark) -> str:
-    date = bench.created_at[:16].replace("T", " ")
+    date = when_text(bench.created_at)
     return f"{bench.name} · {date} · {', '.join(bench.models)} × {len(bench.seeds)} seeds"
 
 

@@ -6,6 +6,7 @@ from arena_core.errors import ArenaError
 from arena_core.run.control import session_status
 from arena_core.store.records import JobStatus
 from arena_core.store.status import ACTIVE
+from arena_core.viz.wording import when_text
 from ui import dataset_state as ds_state
 from ui import session_views as sv
 from ui.common import DATASET, STRATEGY, get_store, open_monitor, show_error
@@ -81,8 +82,7 @@ for summary in summaries[:LATEST]:
         status_col.markdown(":red-badge[unreadable]")
         models_col.caption(summary.error)
         continue
-    created = summary.created_at[:16].replace("T", " ")
-    name_col.markdown(f"**{summary.name}**  \n:gray[created {created}]")
+    name_col.markdown(f"**{summary.name}**  \n:gray[created {when_text(summary.created_at)}]")
     status_col.markdown(f":gray-badge[{summary.status}]")
     models_col.write(f"{summary.jobs_done}/{summary.n_jobs} models")
     if button.button("Open", key=f"home_open_{summary.id}"):

@@ -10,6 +10,7 @@ from arena_core.session.describe import (
     readable_sections,
 )
 from arena_core.session.manifest import STRATEGY_FIELDS
+from arena_core.viz.wording import when_text
 from ui import session_views as sv
 from ui.common import (
     COMPARE,
@@ -84,7 +85,7 @@ if summary is None:
 
 # ---- the selected session
 st.subheader(summary.name or sid)
-created = summary.created_at[:16].replace("T", " ")
+created = when_text(summary.created_at)
 st.caption(f"{sv.status_text(summary.status)} · created {created} · id `{sid}`")
 if summary.parent:
     st.markdown(f"Relaunch of **{names.get(summary.parent, summary.parent)}**")
@@ -158,7 +159,7 @@ if compare_col.button(
     st.switch_page(COMPARE)
 if why_not:
     st.caption(f"Relaunch is unavailable: {why_not}")
-if child := relaunch_form(store, sid, disabled=why_not is not None):
+if child := relaunch_form(store, manifest, disabled=why_not is not None):
     open_monitor(child)
 delete_panel()
 

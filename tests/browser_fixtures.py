@@ -14,8 +14,9 @@ from browser_support import VIEWPORT, browser, require_browser, running_app, sho
 UI_TIMEOUT = 30  # s: one page render
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def chromium():
+    """One Chromium per test module (each test gets its own context: no shared state)."""
     require_browser()  # skip/fail before starting any server
     with browser() as instance:
         yield instance
@@ -31,15 +32,26 @@ def app(home, tmp_path):
             pytest.fail(f"the server died during the test:\n{running.log_tail()}")
 
 
-@pytest.fixture
-def page(chromium, request, artifacts_dir):
-    """A fresh browser tab; when the test failed, its last state is saved as 99-failure.png."""
-    context = chromium.new_context(viewport=VIEWPORT)
+@contextlib.contextmanager
+def new_tab(chromium, request, artifacts_dir, init_script: str | None = None, **options):
+    """A fresh browser tab in its own context (``options`` go to new_context); when the test
+    failed, its last state is saved as 99-failure.png."""
+    context = chromium.new_context(viewport=VIEWPORT, **options)
+    if init_script:
+        context.add_init_script(init_script)
     context.set_default_timeout(UI_TIMEOUT * 1000)
     tab = context.new_page()
     failed_before = request.session.testsfailed
-    yield tab
-    if request.session.testsfailed > failed_before:
-        with contextlib.suppress(Exception):
-            shot(tab, artifacts_dir, "99-failure")
-    context.close()
+    try:
+        yield tab
+    finally:
+        if request.session.testsfailed > failed_before:
+            with contextlib.suppress(Exception):
+                shot(tab, artifacts_dir, "99-failure")
+        context.close()
+
+
+@pytest.fixture
+def page(chromium, request, artifacts_dir):
+    with new_tab(chromium, request, artifacts_dir) as tab:
+        yield tab

@@ -296,6 +296,13 @@ def wait_for_text(page: Any, text: str, timeout: float = 30.0) -> Any:
     return locator
 
 
+def expect_visible(locator: Any, timeout: float = 30.0) -> None:
+    """Wait until ``locator`` is visible (raises after ``timeout`` s)."""
+    from playwright.sync_api import expect
+
+    expect(locator).to_be_visible(timeout=timeout * 1000)
+
+
 def wait_idle(page: Any, timeout: float = 30.0) -> None:
     """Wait until Streamlit finished the current run (its 'running' indicator is gone)."""
     from playwright.sync_api import expect

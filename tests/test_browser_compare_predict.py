@@ -9,18 +9,16 @@ Screenshots go to test-artifacts/<test name>/NN-step.png.
 
 from __future__ import annotations
 
-import contextlib
 import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser_fixtures import new_tab
 from browser_support import (
-    VIEWPORT,
-    browser,
     choose_option,
+    expect_visible,
     plot_data,
-    require_browser,
     running_app,
     shot,
     wait_for_plot,
@@ -51,15 +49,8 @@ THEMES = ["economy", "sports"]
 PLAIN_DOWNLOADS = "delete window.showSaveFilePicker; window.showSaveFilePicker = undefined;"
 
 
-# ---------------------------------------------------------------- fixtures (test_browser_e2e's,
-# for the module: one training, one server and one browser serve both tests, which only read)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    require_browser()  # skip/fail before training or starting any server
-    with browser() as instance:
-        yield instance
+# ---------------------------------------------------------------- fixtures: one training and one
+# server serve both tests, which only read (Chromium: browser_fixtures.py, one per module)
 
 
 @pytest.fixture(scope="module")
@@ -88,24 +79,14 @@ def served(chromium, tmp_path_factory):
 
 @pytest.fixture
 def page(chromium, request, artifacts_dir):
-    """A fresh browser tab; when the test failed, its last state is saved as 99-failure.png."""
-    context = chromium.new_context(viewport=VIEWPORT, accept_downloads=True)
-    context.add_init_script(PLAIN_DOWNLOADS)
-    context.set_default_timeout(UI_TIMEOUT * 1000)
-    tab = context.new_page()
-    failed_before = request.session.testsfailed
-    yield tab
-    if request.session.testsfailed > failed_before:
-        with contextlib.suppress(Exception):
-            shot(tab, artifacts_dir, "99-failure")
-    context.close()
+    """A tab whose downloads playwright can catch (see PLAIN_DOWNLOADS)."""
+    with new_tab(
+        chromium, request, artifacts_dir, init_script=PLAIN_DOWNLOADS, accept_downloads=True
+    ) as tab:
+        yield tab
 
 
 # ---------------------------------------------------------------- reading what a person sees
-
-
-def expect_visible(locator, timeout: float = UI_TIMEOUT) -> None:
-    expect(locator).to_be_visible(timeout=timeout * 1000)
 
 
 def grid_csv(page, grid) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import pytest
 from browser_support import (
     assert_no_leftovers,
     choose_option,
+    expect_visible,
     goto_page,
     pid_alive,
     plot_data,
@@ -43,10 +44,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 TRAIN_TIMEOUT = 120  # s: a tiny-model session of 5 models takes ~45 s on 2 busy cores
 UI_TIMEOUT = 30  # s: one page render
 STRATEGIES = {"sentiment": "multi-class", "themes": "one-vs-all"}
-
-
-def expect_visible(locator, timeout: float = UI_TIMEOUT) -> None:
-    expect(locator).to_be_visible(timeout=timeout * 1000)
 
 
 def expect_count(locator, count: int, timeout: float = UI_TIMEOUT) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from browser_support import goto_page, shot, wait_for_text, wait_idle
+from browser_support import expect_visible, goto_page, shot, wait_for_text, wait_idle
 from factories import make_session
-from test_browser_e2e import UI_TIMEOUT, expect_visible, select_first_session_row
+from test_browser_e2e import UI_TIMEOUT, select_first_session_row
 
 from arena_core.session.relaunch import create_relaunch
 from arena_core.store.session_store import SessionStore

@@ -113,11 +113,12 @@ def _training_inputs(training: TrainingConfig, prefix: str) -> dict[str, Any]:
     return overrides
 
 
-def relaunch_form(store: SessionStore, session_id: str, disabled: bool) -> str | None:
-    """Clone-and-edit; returns the new session's id when one was created."""
+def relaunch_form(store: SessionStore, manifest: SessionManifest, disabled: bool) -> str | None:
+    """Clone-and-edit of the session ``manifest`` (as the page loaded it); returns the new
+    session's id when one was created."""
     from arena_core.run import control  # light (no torch), but only needed on click
 
-    manifest = store.load(session_id)
+    session_id = manifest.id
     prefix = f"ses_rl_{session_id}"
     with st.expander("Relaunch with other settings"):
         st.caption(

@@ -24,6 +24,7 @@ from arena_core.viz.wording import (
     field_rows,
     readable_rows,
     value_text,
+    when_text,
 )
 from ui.common import show_error, table
 
@@ -52,7 +53,7 @@ def status_text(status: str) -> str:
 
 def session_label(summary: SessionSummary, status: str | None = None) -> str:
     """How a session reads in a picker: name, status (``status`` when fresher), date."""
-    date = summary.created_at[:16].replace("T", " ")
+    date = when_text(summary.created_at)
     return f"{summary.name or summary.id} · {status or summary.status} · {date}"
 
 

@@ -11,6 +11,7 @@ creation time where names repeat), never by id. No streamlit here.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -20,7 +21,7 @@ from arena_core.session.describe import job_results, session_jobs
 from arena_core.session.manifest import STRATEGY_LISTS, SessionManifest
 from arena_core.session.strategy import ModelJob
 from arena_core.store.session_store import SessionStore
-from arena_core.viz.wording import FIELD_LABELS, field_label, job_name, value_text
+from arena_core.viz.wording import FIELD_LABELS, field_label, job_name, value_text, when_text
 
 MODEL_LEVEL, LABEL_LEVEL = "model", "label"
 LEVELS = (MODEL_LEVEL, LABEL_LEVEL)
@@ -50,24 +51,14 @@ class _Named(Protocol):
     created_at: str
 
 
-def _minute(created_at: str) -> str:
-    return (created_at or "")[:16].replace("T", " ")
-
-
-def _second(created_at: str) -> str:
-    return (created_at or "")[:19].replace("T", " ")
-
-
 def _numbered(titles: dict[str, str]) -> dict[str, str]:
     """Titles still shared by several sessions get "#1", "#2"... in the given order."""
-    totals: dict[str, int] = {}
-    for title in titles.values():
-        totals[title] = totals.get(title, 0) + 1
-    seen: dict[str, int] = {}
+    totals = Counter(titles.values())
+    seen: Counter[str] = Counter()
     numbered = {}
     for sid, title in titles.items():
         if totals[title] > 1:
-            seen[title] = seen.get(title, 0) + 1
+            seen[title] += 1
             title = f"{title} #{seen[title]}"
         numbered[sid] = title
     return numbered
@@ -85,13 +76,11 @@ def session_titles(sessions: Iterable[_Named]) -> dict[str, str]:
     def title(s: _Named, when: str) -> str:
         return f"{s.name or s.id} · {when}" if when else (s.name or s.id)
 
-    titles = {s.id: title(s, _minute(s.created_at)) for s in sessions}
-    counts: dict[str, int] = {}
-    for t in titles.values():
-        counts[t] = counts.get(t, 0) + 1
+    titles = {s.id: title(s, when_text(s.created_at)) for s in sessions}
+    counts = Counter(titles.values())
     for s in sessions:
         if counts[titles[s.id]] > 1:
-            titles[s.id] = title(s, _second(s.created_at))
+            titles[s.id] = title(s, when_text(s.created_at, seconds=True))
     return _numbered(titles)
 
 

@@ -76,6 +76,11 @@ SPECIAL_VALUES = {
 }
 
 
+def when_text(iso_time: str | None, seconds: bool = False) -> str:
+    """'2026-12-02T10:04:31+00:00' -> '2026-12-02 10:04' (with ':31' when ``seconds``)."""
+    return (iso_time or "")[: 19 if seconds else 16].replace("T", " ")
+
+
 def field_label(name: str) -> str:
     """The label a person reads for a stored field name: 'batch_size' -> 'Batch size'."""
     if name in FIELD_LABELS:
