@@ -42,11 +42,6 @@ STRATEGY_TEXT = {
 }
 
 
-def model_text(model: str) -> str:
-    """How a model name reads: the packaged ones described, others as given."""
-    return MODELS.get(model, model)
-
-
 def budget_text(summary: dict) -> str:
     """What the training settings will do, in words, before launch."""
     if not summary:

@@ -160,7 +160,7 @@ def control_buttons(store: SessionStore, session_id: str, status: str, prefix: s
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
-    table(pd.DataFrame(readable_rows(rows, keep_numbers=False)))
+    table(pd.DataFrame(readable_rows(rows)))
 
 
 def render_value(value: Any) -> None:

@@ -133,20 +133,9 @@ def approach_text(approach: str) -> str:
     return APPROACH_TEXT.get(approach, approach)
 
 
-def readable_rows(rows: Iterable[Mapping[str, Any]], keep_numbers: bool = True) -> list[dict]:
-    """Table rows with labelled columns and readable cells.
-
-    Numbers stay numbers (tables format and sort them) unless ``keep_numbers`` is False; a
-    missing number becomes None so the table shows an empty cell, never the text 'None'.
-    """
-    shown = []
-    for row in rows:
-        cells = {}
-        for name, value in row.items():
-            number = isinstance(value, int | float) and not isinstance(value, bool)
-            cells[field_label(name)] = value if keep_numbers and number else value_text(value, name)
-        shown.append(cells)
-    return shown
+def readable_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Table rows with labelled columns and every cell as text (see ``value_text``)."""
+    return [{field_label(k): value_text(v, k) for k, v in row.items()} for row in rows]
 
 
 def field_rows(values: Mapping[str, Any]) -> list[dict[str, str]]:
