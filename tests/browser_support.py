@@ -345,18 +345,22 @@ def plot_data(page: Any, title: str) -> dict[str, Any] | None:
     return page.evaluate(PLOT_DATA_JS, title)
 
 
-def wait_for_plot(page: Any, title: str, timeout: float, more_than: int = 0) -> dict[str, Any]:
-    """Poll until the chart titled ``title`` shows more than ``more_than`` points."""
+def wait_for_plot(
+    page: Any, title: str, timeout: float, more_than: int = 0, min_traces: int = 1
+) -> dict[str, Any]:
+    """Poll until the chart titled ``title`` shows more than ``more_than`` points in at least
+    ``min_traces`` traces. Polling, because a rerun (a status change, a new pick) redraws the
+    charts a moment after the rest of the page: one look right after a heading can miss them."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         last = plot_data(page, title)
-        if last and last["points"] > more_than:
+        if last and last["points"] > more_than and last["traces"] >= min_traces:
             return last
         page.wait_for_timeout(500)
     raise AssertionError(
-        f"chart {title!r} did not show more than {more_than} points within {timeout:.0f} s "
-        f"(last seen: {last})"
+        f"chart {title!r} did not show more than {more_than} points in {min_traces} trace(s) "
+        f"within {timeout:.0f} s (last seen: {last})"
     )
 
 

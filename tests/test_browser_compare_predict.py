@@ -18,7 +18,6 @@ from browser_fixtures import new_tab
 from browser_support import (
     choose_option,
     expect_visible,
-    plot_data,
     running_app,
     shot,
     wait_for_plot,
@@ -191,8 +190,7 @@ def test_compare_a_one_vs_all_parent_and_its_relaunch(served, page, artifacts_di
     assert len(ova) == 2 and all(shown[j] > 0 for j in ova)  # macro-F1, not a 0.000 positive F1
 
     # ---- the curves: every trace named by a session title (name · date) and a model name
-    curves = plot_data(page, F1_TITLE)
-    assert curves and curves["traces"] >= 2 * len(jobs), curves
+    curves = wait_for_plot(page, F1_TITLE, UI_TIMEOUT, min_traces=2 * len(jobs))
     for name in curves["names"]:
         assert name.startswith((f"{titles[parent]} · ", f"{titles[child]} · ")), name
         assert parent not in name and child not in name
