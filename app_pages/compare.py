@@ -13,6 +13,7 @@ from arena_core.viz.compare import (
     label_set_warnings,
     metrics_table,
     model_names,
+    nodes_table,
     score_columns,
     session_titles,
 )
@@ -136,6 +137,10 @@ else:
         },
     )
     st.caption(f"Δ: difference to {titles[chosen[0]]}, the first session picked.")
+nodes = nodes_table(store, chosen, titles)
+if not nodes.empty:  # sessions trained on a Ray cluster: where each model ran
+    st.markdown("#### Ray node that trained each model")
+    table(nodes, key="cmp_nodes")
 
 # ---- settings: only what differs
 st.markdown("#### Settings that differ")

@@ -51,3 +51,9 @@ class RepairRefused(ArenaError):
 
 class StorageError(ArenaError):
     """The store cannot be written (read-only ARENA_HOME, disk full, ...)."""
+
+
+def short_error(exc: BaseException) -> str:
+    """One line for a job's or session's recorded error: the type and the first line."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:400]}" if text else type(exc).__name__

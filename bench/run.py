@@ -38,6 +38,7 @@ MEASURES = (
     "chart_lag",
     "memory",
     "quality",
+    "ray_overhead",
 )
 FIGURE_KEYS = (
     "throughput_ratio_vs_fixed_padding",
@@ -55,6 +56,7 @@ FIGURE_KEYS = (
     "quality_default_minus_trainer",
     "sessions_page_cold_10000_s",
     "sessions_page_warm_10000_s",
+    "ray_overhead_s_per_job",
 )
 EXTRA_KEYS = ("list_1000_cold_s", "list_10000_cold_s", "sessions_page_first_10000_s")
 PEAK_RSS_TARGET_MB = 1.5e9 / 2**20  # 1.5 GB; peak_rss_mb is in MiB
@@ -80,6 +82,7 @@ TARGETS: dict[str, tuple[str, str, Check | None]] = {
     "peak_rss_mb": ("worker peak RSS, MiniLM b16 L128 (MiB)", "<= 1430 (1.5 GB)", lambda v, d: v <= PEAK_RSS_TARGET_MB),
     "quality_default_minus_best_baseline": ("test macro-F1, default - best baseline (min)", ">= 0", lambda v, d: v >= 0),
     "quality_default_minus_trainer": ("test macro-F1, default - plain Trainer (min)", ">= 0", lambda v, d: v >= 0),
+    "ray_overhead_s_per_job": ("Ray executor: extra wall s per job vs local", "(info)", None),
 }  # fmt: skip
 MEASURE_OF = {
     "throughput_ratio_vs_fixed_padding": "throughput",
@@ -100,6 +103,7 @@ MEASURE_OF = {
     "peak_rss_mb": "memory",
     "quality_default_minus_best_baseline": "quality",
     "quality_default_minus_trainer": "quality",
+    "ray_overhead_s_per_job": "ray_overhead",
 }
 
 
@@ -216,6 +220,10 @@ def _extras(measures: dict[str, Any]) -> list[str]:
             f"listing alone: new process {found.get('listing_cold_s')} s, "
             f"rerun {found.get('listing_warm_s')} s"
         )
+    ray = measures.get("ray_overhead", {}).get("details", {})
+    if ray.get("wall_s"):
+        shown = ", ".join(f"{k} {v} s" for k, v in ray["wall_s"].items())
+        out.append(f"  {ray['size']['jobs']} small jobs, session wall time: {shown}")
     quality = measures.get("quality", {}).get("details", {})
     if quality.get("summary"):
         from bench.quality import summary_lines

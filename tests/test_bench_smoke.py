@@ -93,3 +93,16 @@ def test_sessions_page_smoke_draws_every_session_in_chromium(tmp_path, monkeypat
     found = document["measures"]["sessions_page"]["details"]["50"]
     assert found["first_s"] > 0 and found["warm_s"] > 0
     assert "Sessions page, 50 sessions (browser)" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # a local Ray cluster and three sessions of six jobs
+def test_ray_overhead_smoke_trains_each_executor_variant(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "bench.json"
+    monkeypatch.setenv("BENCH_TMP", str(tmp_path))
+    code = main(["--size", "smoke", "--only", "ray_overhead", "--json", str(out)])
+    assert code == 0, capsys.readouterr()
+    document = json.loads(out.read_text())
+    assert isinstance(document["ray_overhead_s_per_job"], float)
+    details = document["measures"]["ray_overhead"]["details"]
+    assert set(details["wall_s"]) == {"local", "ray_one_at_a_time", "ray_parallel"}
+    assert details["size"]["jobs"] == 6 and all(w > 0 for w in details["wall_s"].values())

@@ -33,6 +33,7 @@ SCORE_COLUMNS = {
         format="%.3f", help="validation accuracy; exact-match for multi-label models"
     ),
     "validation loss": st.column_config.NumberColumn(format="%.4f"),
+    "node": st.column_config.TextColumn(help="the Ray node (machine) that trained the model"),
 }
 
 
@@ -57,12 +58,20 @@ def results_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                 "accuracy": r["accuracy"],
                 "validation loss": r["val_loss"],
                 "best epoch": r["best_epoch"],
+                "node": r.get("node") or "",
                 "error": r["error"] or "",
             }
             for r in rows
         ]
     )
-    optional = ["test macro-F1", "TF-IDF baseline", "gain over baseline", "best epoch", "error"]
+    optional = [
+        "test macro-F1",
+        "TF-IDF baseline",
+        "gain over baseline",
+        "best epoch",
+        "node",
+        "error",
+    ]
     return _without_empty(frame, optional)
 
 
@@ -81,12 +90,13 @@ def live_frame(jobs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                     (j.get("metrics") or {}).get("macro_f1"), j.get("baseline_macro_f1")
                 ),
                 "accuracy": (j.get("metrics") or {}).get("accuracy"),
+                "node": j.get("node") or "",
                 "error": j.get("error") or "",
             }
             for j in jobs
         ]
     )
-    return _without_empty(frame, ["TF-IDF baseline", "gain over baseline", "error"])
+    return _without_empty(frame, ["TF-IDF baseline", "gain over baseline", "node", "error"])
 
 
 def any_multi_label(rows: Sequence[Mapping[str, Any]]) -> bool:

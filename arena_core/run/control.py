@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from filelock import Timeout
 
+from arena_core import settings
 from arena_core.errors import ArenaError, SessionBusy, StorageError
 from arena_core.run.queue import queue_state
 from arena_core.run.slots import busy_message, file_lock, lock_is_held
@@ -150,6 +151,7 @@ def launch(store: SessionStore, session_id: str) -> None:
             f"here: relaunch it ('python -m arena_core relaunch {session_id}') instead."
         )
     plan(manifest)  # an incomplete manifest fails here, not later in the background
+    settings.executor()  # so does an unknown ARENA_EXECUTOR
     lock = file_lock(folder / paths.LAUNCH_LOCK, timeout=LAUNCH_LOCK_TIMEOUT)
     try:
         lock.acquire()
@@ -296,6 +298,7 @@ def _job_state(row: JobRow) -> dict[str, Any]:
         "total_steps": row.entry.total_steps,
         "eta_seconds": row.eta_seconds,
         "error": row.entry.error,
+        "node": row.entry.node,
     }
 
 

@@ -7,8 +7,10 @@ a checkpoint), then record the final status and ``summary.json``. A heartbeat th
 as 'interrupted'. Locks and slots: ``run/slots.py``; the wait for a slot, first come first
 served: ``run/queue.py``.
 
-Everything comes from the store and the manifest (no global state), so the same function could
-later run under another executor with the session folder on shared storage.
+Everything comes from the store and the manifest (no global state). With ARENA_EXECUTOR=ray
+this process stays the session's driver (locks, slot, heartbeat, final status) and each job
+runs as a Ray task on the cluster, writing into the same session folder on shared storage
+(``run/ray_executor.py``).
 """
 
 from __future__ import annotations
@@ -21,16 +23,16 @@ import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from filelock import Timeout
 
 from arena_core import settings
-from arena_core.errors import ArenaError, SessionBusy, StorageError, TrainingError
+from arena_core.errors import ArenaError, SessionBusy, StorageError, short_error
 from arena_core.run import queue
+from arena_core.run.inputs import Inputs, load_inputs
 from arena_core.run.progress_record import ProgressRecord
+from arena_core.run.session_log import session_log
 from arena_core.run.slots import busy_message, file_lock, try_slot
 from arena_core.session.manifest import SessionManifest, SessionStatus, now_iso
 from arena_core.session.plan import plan
@@ -52,21 +54,6 @@ WORKER_LOCK_WAIT_SECONDS = 1.0
 LAUNCH_HANDSHAKE_SECONDS = 60.0  # how long a starting worker waits for its launcher's marker
 
 
-def short_error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:400]}" if text else type(exc).__name__
-
-
-@dataclass
-class _Inputs:
-    """What every job of a run shares: the table, its split and ``shared`` (for a transformer:
-    the tokenizer and the texts tokenized once, ``job_runner.shared_inputs``)."""
-
-    table: Any
-    split: Any
-    shared: dict[str, Any]
-
-
 def _outcome(
     jobs: list[ModelJob], states: dict[str, JobProgress], stopped: bool
 ) -> tuple[SessionStatus, str | None]:
@@ -78,6 +65,12 @@ def _outcome(
     if stopped:
         return SessionStatus.CANCELLED, f"cancelled by user after {done} of {len(jobs)} jobs"
     failed = {k: v.error for k, v in states.items() if v.status is JobStatus.FAILED}
+    lost = [k for k, v in states.items() if v.status is JobStatus.INTERRUPTED]
+    if lost and not failed:  # a Ray task or node died: its checkpoint is there to resume from
+        return SessionStatus.INTERRUPTED, (
+            f"{len(lost)} of {len(jobs)} jobs were interrupted ({', '.join(lost)}): resume the "
+            "session to continue them from their last checkpoints."
+        )
     if failed:
         listed = "; ".join(f"{k}: {v}" for k, v in failed.items())
         return SessionStatus.FAILED, f"{len(failed)} of {len(jobs)} jobs failed: {listed}"
@@ -169,42 +162,6 @@ class Worker:
                 ticket.leave()  # only now: nobody behind may take the slot we are taking
         return slot
 
-    def _load_inputs(self, manifest: SessionManifest) -> _Inputs:
-        """The data every job shares: table, split, tokenizer and the texts encoded once."""
-        import pandas as pd
-
-        from arena_core.data.splits import read_split
-
-        snapshot = self.folder / manifest.dataset.snapshot_file
-        try:
-            table = pd.read_parquet(snapshot)
-        except (OSError, ValueError) as exc:
-            raise TrainingError(
-                f"Session {self.session_id}: the dataset snapshot {snapshot} cannot be read "
-                f"({exc}). Run 'python -m arena_core check {self.session_id}'."
-            ) from exc
-        split, digest = read_split(self.folder / manifest.split.file)
-        if manifest.split.sha256 is None:
-            log.warning("session %s has no split hash to verify", self.session_id)
-        elif digest != manifest.split.sha256:
-            raise TrainingError(
-                f"Session {self.session_id}: the split file {manifest.split.file} does not match "
-                "the split recorded in the manifest (hash differs), so results would not be "
-                "comparable. Relaunch from an intact session instead."
-            )
-        missing = set(table["row"]) - set(split["row"])
-        if missing:
-            raise TrainingError(
-                f"Session {self.session_id}: {len(missing)} dataset rows have no split entry "
-                f"(e.g. row {min(missing)}). Relaunch from an intact session instead."
-            )
-        # torch (for a transformer): only once the inputs are sound
-        from arena_core.training.job_runner import import_training_code, shared_inputs
-
-        seconds = import_training_code(manifest.training)
-        log.info("training libraries loaded in %.1f s", seconds)
-        return _Inputs(table, split, shared_inputs(manifest.training, table))
-
     def _skip_completed(self, jobs: list[ModelJob]) -> list[ModelJob]:
         """The jobs left to train; completed ones (resume) are kept as they are."""
         todo = []
@@ -228,7 +185,12 @@ class Worker:
         todo = self._skip_completed(jobs)
         if not todo:
             return SessionStatus.COMPLETED, None
-        inputs = self._load_inputs(manifest) if not self.stop.is_set() else None
+        if settings.executor() == "ray":  # one Ray task per job, across the cluster
+            from arena_core.run.ray_executor import RayRun
+
+            RayRun(self, manifest).train(todo)
+            return _outcome(jobs, self.record.jobs(jobs), self.stop.is_set())
+        inputs = load_inputs(self.folder, manifest) if not self.stop.is_set() else None
         for job in todo:
             if self.stop.is_set() or inputs is None:
                 break
@@ -236,10 +198,9 @@ class Worker:
                 break
         return _outcome(jobs, self.record.jobs(jobs), self.stop.is_set())
 
-    def _train_one(self, manifest: SessionManifest, job: ModelJob, inputs: _Inputs) -> bool:
+    def _train_one(self, manifest: SessionManifest, job: ModelJob, inputs: Inputs) -> bool:
         """Train one job and record how it ended; False when the run must stop (disk)."""
-        from arena_core.store.metrics_log import MetricsWriter
-        from arena_core.training.job_runner import JobCancelled, run_job
+        from arena_core.training.cancel import JobCancelled
 
         out_dir = paths.job_dir(self.folder, job.id)
         # With a checkpoint the trainer continues from it (and drops the job's metric lines
@@ -252,14 +213,11 @@ class Worker:
         )
         self.record.write()
         try:
-            report = run_job(
+            report = inputs.train(
                 job,
                 manifest.training,
-                inputs.table,
-                inputs.split,
                 out_dir,
-                MetricsWriter(self.folder / paths.METRICS),
-                shared=inputs.shared,
+                self.folder / paths.METRICS,
                 resume=resume,
                 on_progress=lambda step, total: self.record.on_progress(job.id, step, total),
                 should_stop=self.stop.is_set,
@@ -295,46 +253,6 @@ class Worker:
 
 
 # ---------------------------------------------------------------- the process
-
-
-def _same_file(stream: Any, path: Path) -> bool:
-    try:
-        a, b = os.fstat(stream.fileno()), os.stat(path)
-    except (AttributeError, OSError, ValueError):
-        return False
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
-
-
-@contextmanager
-def _worker_log(session_dir: Path) -> Iterator[None]:
-    """Send this package's logs to the session's worker.log for the life of the worker.
-
-    A detached worker's stderr is worker.log already: stream handlers writing there are muted
-    meanwhile so lines are not written twice.
-    """
-    path = session_dir / paths.WORKER_LOG
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s")
-    )
-    root, package = logging.getLogger(), logging.getLogger("arena_core")
-    muted = []
-    for other in root.handlers:
-        stream = getattr(other, "stream", None)
-        if isinstance(other, logging.StreamHandler) and _same_file(stream, path):
-            muted.append((other, other.level))
-            other.setLevel(logging.CRITICAL + 1)
-    old_level = package.level
-    package.setLevel(logging.INFO)
-    root.addHandler(handler)
-    try:
-        yield
-    finally:
-        root.removeHandler(handler)
-        handler.close()
-        package.setLevel(old_level)
-        for other, level in muted:
-            other.setLevel(level)
 
 
 @contextmanager
@@ -375,7 +293,7 @@ def run_session(store: SessionStore, session_id: str) -> SessionStatus:
         with file_lock(folder / paths.LAUNCH_LOCK, timeout=LAUNCH_HANDSHAKE_SECONDS):
             pass
         worker = Worker(store, session_id)
-        with _worker_log(folder), _stop_on_signals(worker.stop):
+        with session_log(folder), _stop_on_signals(worker.stop):
             log.info(
                 "worker pid %d on %s for session %s", os.getpid(), socket.gethostname(), session_id
             )

@@ -177,6 +177,7 @@ def job_results(
             "test_macro_f1": _number(test.get("macro_f1")),
             "baseline_macro_f1": state.baseline_macro_f1,
             "error": state.entry.error,
+            "node": state.entry.node,
         }
         if with_reports:
             row["report"] = report.model_dump(exclude_unset=True) if report else None

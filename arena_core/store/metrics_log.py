@@ -14,11 +14,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from arena_core.store.atomic import atomic_write_bytes, storage_error
 
 log = logging.getLogger(__name__)
 
 TRAIN, EVAL, TEST = "train", "eval", "test"
+LOCK_SUFFIX = ".lock"
+
+
+def _writers_lock(path: Path) -> FileLock:
+    """The lock every writer of ``path`` takes: with the Ray executor several jobs append to one
+    session's file at once while a resuming job may rewrite it (``truncate_job_after``); without
+    it a rewrite could drop a line appended meanwhile. An flock: released if its holder dies."""
+    return FileLock(str(path) + LOCK_SUFFIX, thread_local=False, preserve_lock_file=True)
 
 
 class MetricsWriter:
@@ -30,13 +40,14 @@ class MetricsWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._lock = _writers_lock(self.path)
 
     def append(self, record: dict[str, Any]) -> None:
         record = {"time": round(time.time(), 3), **record}
         line = (json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n").encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a+b") as handle:
+            with self._lock, open(self.path, "a+b") as handle:
                 # A crashed writer may have left half a line: never glue a record onto it.
                 if handle.seek(0, os.SEEK_END) > 0:
                     handle.seek(-1, os.SEEK_END)
@@ -94,6 +105,7 @@ class MetricsTail:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._lock = _writers_lock(self.path)
         self.offset = 0
         self.records: list[dict[str, Any]] = []
         self.reset = False
@@ -131,6 +143,13 @@ def truncate_job_after(
     Returns the number of lines removed. Damaged lines are kept as they are.
     """
     path = Path(path)
+    if not path.exists():
+        return 0
+    with _writers_lock(path):
+        return _drop_job_lines(path, job_id, step, drop_kinds)
+
+
+def _drop_job_lines(path: Path, job_id: str, step: int, drop_kinds: tuple[str, ...]) -> int:
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -24,7 +24,8 @@ MANIFEST_BACKUP = "manifest.json.bak"
 DATA_DIR = "data"
 DATASET_SNAPSHOT = "data/dataset.parquet"  # normalised copy of the user's data
 SPLIT_FILE = "data/split.parquet"  # row -> train/validation/test
-METRICS = "metrics.jsonl"  # append-only training/eval log
+METRICS = "metrics.jsonl"  # append-only training/eval log (+ .lock: jobs may write at once)
+STOP_REQUEST = "stop-request"  # written by a stopping worker: its Ray jobs stop at their next step
 PROGRESS = "progress.json"  # worker heartbeat + per-job status (written by the worker only)
 WORKER_LOCK = "worker.lock"  # held by the running worker for its whole life
 LAUNCH_LOCK = "launch.lock"  # held briefly while deciding whether to start a worker
@@ -35,6 +36,7 @@ JOBS_DIR = "jobs"  # jobs/<job_id>/{model,checkpoint,report.json}
 JOB_MODEL = "model"
 JOB_CHECKPOINT = "checkpoint"
 JOB_REPORT = "report.json"
+JOB_LIVE = "live.json"  # a Ray job's own progress (node, pid, step), read by its session's worker
 LEGACY_DIR = "legacy"  # verbatim copies of an imported legacy session's files
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")

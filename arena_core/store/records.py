@@ -36,7 +36,7 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"  # report.json written
     FAILED = "failed"
     CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"  # derived: its worker died while it trained
+    INTERRUPTED = "interrupted"  # its worker (derived) or its Ray task (recorded) died meanwhile
     NOT_STARTED = "not started"  # derived: neither a progress entry nor a report (job results)
 
 
@@ -123,6 +123,7 @@ class JobProgress(_Record):
     ended_at: str | None = None
     skipped: bool = False  # completed in an earlier run: kept, not trained again
     resumed: bool = False  # continued from its checkpoint
+    node: str | None = None  # the Ray node (host name) that trains it; None: the worker's host
 
 
 class Overall(_Record):
@@ -249,6 +250,31 @@ def read_report(job_dir: Path) -> JobReport | None:
 
 def write_report(job_dir: Path, report: JobReport) -> None:
     _write(job_dir / paths.JOB_REPORT, report)
+
+
+# ---------------------------------------------------------------- live.json (Ray jobs)
+
+
+class JobLive(_Record):
+    """jobs/<id>/live.json: where a Ray job trains and how far it got, written by the job
+    itself (it runs in another process, maybe on another machine) and read by its session's
+    worker, which folds it into progress.json."""
+
+    host: str | None = None
+    node_id: str | None = None
+    pid: int | None = None
+    step: Count = 0
+    total_steps: Count | None = None
+    started_at: str | None = None
+
+
+def read_live(job_dir: Path) -> JobLive | None:
+    """A Ray job's live.json, or None when absent or unreadable. Never raises."""
+    return JobLive._tolerant(_read(job_dir / paths.JOB_LIVE))
+
+
+def write_live(job_dir: Path, live: JobLive) -> None:
+    _write(job_dir / paths.JOB_LIVE, live, durable=False)  # rewritten each second: a cache
 
 
 # ---------------------------------------------------------------- summary.json

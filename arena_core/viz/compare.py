@@ -306,6 +306,24 @@ def metrics_table(
     return frame.reset_index(drop=True)
 
 
+def nodes_table(store: SessionStore, ids: Sequence[str], titles: Mapping[str, str]) -> pd.DataFrame:
+    """Which Ray node trained each model: Model, then one column per session; empty when none
+    of the sessions trained on Ray (the local executor records no node)."""
+    per_session = {}
+    for sid in dict.fromkeys(ids):
+        rows = job_results(store.session_dir(sid), store.load(sid))
+        per_session[titles[sid]] = {
+            job_name(r["key"], r["label"], r["language"]): r["node"] for r in rows if r["node"]
+        }
+    models = list(dict.fromkeys(m for nodes in per_session.values() for m in nodes))
+    if not models:
+        return pd.DataFrame()
+    frame = pd.DataFrame({MODEL: models})
+    for title, nodes in per_session.items():
+        frame[title] = [nodes.get(m) for m in models]
+    return frame
+
+
 def score_columns(frame: pd.DataFrame) -> list[str]:
     """The numeric columns of a ``metrics_table`` (sessions and deltas)."""
     return [c for c in frame.columns if c not in (KEY, MODEL, LABEL, STRATEGY, METRIC, LANGUAGE)]
