@@ -18,8 +18,8 @@ as ``first_round``, left out of the medians when there are several rounds.
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 from .common import median, offline_env, rounded, run_worker, scratch
 
@@ -36,20 +36,6 @@ VARIANTS = {  # name -> the environment of its worker
 }
 
 
-@contextmanager
-def _environment(values: dict[str, str]):
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _train(store, rows: int, variant: str, address: str) -> dict[str, Any]:
     from arena_core.session.manifest import SessionStatus, TrainingConfig
 
@@ -59,7 +45,7 @@ def _train(store, rows: int, variant: str, address: str) -> dict[str, Any]:
     session = create_session(
         store, rows, KEYS, config, strategies={"topics": "one-vs-all"}, name=variant
     )
-    with _environment({**VARIANTS[variant], "ARENA_RAY_ADDRESS": address}):
+    with mock.patch.dict(os.environ, {**VARIANTS[variant], "ARENA_RAY_ADDRESS": address}):
         wall, code = run_worker(store.home, session, timeout=900)
     status = store.status(session)
     if code != 0 or status is not SessionStatus.COMPLETED:

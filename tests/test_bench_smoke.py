@@ -13,14 +13,17 @@ import pytest
 from bench.run import FIGURE_KEYS, main
 
 
-def test_listing_smoke_writes_every_figure_key(tmp_path, monkeypatch, capsys):
+def run_smoke(measure: str, tmp_path, monkeypatch, capsys) -> dict:
+    """``python -m bench --size smoke --only MEASURE --json F``; its JSON document."""
     monkeypatch.setenv("BENCH_TMP", str(tmp_path))
-    out = tmp_path / "bench.json"
-
-    code = main(["--size", "smoke", "--only", "listing", "--json", str(out)])
-
+    out = tmp_path / f"{measure}.json"
+    code = main(["--size", "smoke", "--only", measure, "--json", str(out)])
     assert code == 0, capsys.readouterr().out
-    document = json.loads(out.read_text(encoding="utf-8"))
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_listing_smoke_writes_every_figure_key(tmp_path, monkeypatch, capsys):
+    document = run_smoke("listing", tmp_path, monkeypatch, capsys)
     assert set(FIGURE_KEYS) <= set(document)
     assert document["list_10000_s"] is None  # not measured at this size
     listed = document["measures"]["listing"]["details"]["50"]["store_list"]
@@ -36,13 +39,7 @@ def test_quality_smoke_compares_every_contender_on_one_split(tmp_path, monkeypat
     from tool_support import missing_quality_data
 
     missing_quality_data("fortunes_en")
-    monkeypatch.setenv("BENCH_TMP", str(tmp_path))
-    out = tmp_path / "quality.json"
-
-    code = main(["--size", "smoke", "--only", "quality", "--json", str(out)])
-
-    assert code == 0, capsys.readouterr().out
-    document = json.loads(out.read_text(encoding="utf-8"))
+    document = run_smoke("quality", tmp_path, monkeypatch, capsys)
     rows = document["measures"]["quality"]["details"]["rows"]
     assert {row["contender"] for row in rows} == {"default", "tfidf", "embed", "trainer"}
     assert all(0.0 <= row["test_macro_f1"] <= 1.0 for row in rows)
@@ -57,13 +54,7 @@ def test_relaunch_chart_smoke_clicks_relaunch_until_the_first_point(tmp_path, mo
     from browser_support import require_browser
 
     require_browser()  # skips loudly without Chromium, fails where browsers are required
-    monkeypatch.setenv("BENCH_TMP", str(tmp_path))
-    out = tmp_path / "relaunch.json"
-
-    code = main(["--size", "smoke", "--only", "relaunch_chart", "--json", str(out)])
-
-    assert code == 0, capsys.readouterr().out
-    document = json.loads(out.read_text(encoding="utf-8"))
+    document = run_smoke("relaunch_chart", tmp_path, monkeypatch, capsys)
     assert document["relaunch_to_chart_s"] > 0 and document["relaunch_to_chart_busy_s"] > 0
     assert document["targets"]["relaunch_to_chart_s"]["target"] == "<= 6"
     details = document["measures"]["relaunch_chart"]["details"]
@@ -81,13 +72,7 @@ def test_sessions_page_smoke_draws_every_session_in_chromium(tmp_path, monkeypat
     from browser_support import require_browser
 
     require_browser()  # skips loudly without Chromium, fails where browsers are required
-    monkeypatch.setenv("BENCH_TMP", str(tmp_path))
-    out = tmp_path / "page.json"
-
-    code = main(["--size", "smoke", "--only", "sessions_page", "--json", str(out)])
-
-    assert code == 0, capsys.readouterr().out
-    document = json.loads(out.read_text(encoding="utf-8"))
+    document = run_smoke("sessions_page", tmp_path, monkeypatch, capsys)
     assert document["sessions_page_cold_10000_s"] is None  # not measured at this size
     assert document["targets"]["sessions_page_warm_10000_s"]["target"] == "<= 0.3"
     found = document["measures"]["sessions_page"]["details"]["50"]
@@ -97,11 +82,7 @@ def test_sessions_page_smoke_draws_every_session_in_chromium(tmp_path, monkeypat
 
 @pytest.mark.slow  # a local Ray cluster and three sessions of six jobs
 def test_ray_overhead_smoke_trains_each_executor_variant(tmp_path, monkeypatch, capsys):
-    out = tmp_path / "bench.json"
-    monkeypatch.setenv("BENCH_TMP", str(tmp_path))
-    code = main(["--size", "smoke", "--only", "ray_overhead", "--json", str(out)])
-    assert code == 0, capsys.readouterr()
-    document = json.loads(out.read_text())
+    document = run_smoke("ray_overhead", tmp_path, monkeypatch, capsys)
     assert isinstance(document["ray_overhead_s_per_job"], float)
     details = document["measures"]["ray_overhead"]["details"]
     assert set(details["wall_s"]) == {"local", "ray_one_at_a_time", "ray_parallel"}
