@@ -12,6 +12,8 @@ from arena_core.session.create import SessionSettings, create_session, prepare
 from arena_core.session.manifest import SplitSettings, TrainingConfig
 from arena_core.session.strategy import Strategy, auto_strategy
 from arena_core.training.job_runner import check_model
+from arena_core.training.precision import CHOICES as PRECISIONS
+from arena_core.training.precision import help_text as precision_help
 from ui import dataset_state as ds_state
 from ui.common import DATASET, get_store, open_monitor, show_error, table
 from ui.dataset_state import remember
@@ -139,6 +141,12 @@ with st.expander("Hyper-parameters"):
         "hidden-layer dropout still regularizes.",
         **remember("st_attention_dropout", FIELDS["attention_dropout"].default),
     )
+    precision = right.selectbox(
+        "Precision",
+        PRECISIONS,
+        help=precision_help(),
+        **remember("st_precision", FIELDS["precision"].default),
+    )
 with st.expander("Split and name"):
     left, right = st.columns(2)
     val_ratio = left.number_input(
@@ -157,6 +165,7 @@ training = TrainingConfig(
     early_stopping_patience=int(patience),
     class_weights=bool(class_weights),
     attention_dropout=float(attention_dropout),
+    precision=precision,
     seed=int(seed),
 )
 settings = SessionSettings(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import re
@@ -147,3 +148,43 @@ def session_metrics_path(home: Path, session_id: str) -> Path:
     from arena_core.store.session_store import SessionStore
 
     return SessionStore(home).session_dir(session_id) / paths.METRICS
+
+
+@contextmanager
+def recorded_batches(owner: Any) -> Iterator[list[tuple[int, int]]]:
+    """(rows, padded length) of every ``training_step`` of ``owner`` (a Trainer class or one
+    Trainer) while inside: the work the batches really contain, padding included. Behaviour
+    unchanged; afterwards the method is what it was (own or inherited)."""
+    shapes: list[tuple[int, int]] = []
+    own = vars(owner).get("training_step")
+    original = owner.training_step
+    is_class = isinstance(owner, type)
+
+    def recorded(*args, **kwargs):
+        inputs = args[2] if is_class else args[1]  # (self,) model, inputs, ...
+        rows, length = inputs["input_ids"].shape[:2]
+        shapes.append((int(rows), int(length)))
+        return original(*args, **kwargs)
+
+    owner.training_step = recorded
+    try:
+        yield shapes
+    finally:
+        if own is None:
+            del owner.training_step  # back to the inherited method
+        else:
+            owner.training_step = own
+
+
+@contextmanager
+def log_levels_kept(*names: str) -> Iterator[None]:
+    """Restore these loggers' levels afterwards: measures quieten 'arena_core' and
+    'transformers' for their own run, and must not silence whatever runs after them in the
+    same process (the test suite runs measures in-process)."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

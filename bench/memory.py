@@ -68,14 +68,21 @@ def _sample(
         stop.wait(SAMPLE_SECONDS)
 
 
-def _phases(folder, timeline: list[tuple[float, int]]) -> dict[str, Any]:
-    """When the peak happened, relative to the job's milestones (worker.log, metrics lines)."""
+def _phases(
+    folder, timeline: list[tuple[float, int]], milestones: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """When the peak happened, relative to the job's milestones (worker.log, metrics lines);
+    ``milestones`` adds worker.log patterns (name -> regular expression)."""
     from arena_core.store import paths
     from arena_core.store.metrics_log import EVAL, TRAIN, read_metrics
 
     events = worker_log_events(
         folder / paths.WORKER_LOG,
-        {"job_start": r"job \S+: start", "job_done": r"job \S+ (completed|failed)"},
+        {
+            "job_start": r"job \S+: start",
+            "job_done": r"job \S+ (completed|failed)",
+            **(milestones or {}),
+        },
     )
     records, _ = read_metrics(folder / paths.METRICS)
     train = [r["time"] for r in records if r.get("kind") == TRAIN]

@@ -26,7 +26,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import SIZES, machine, offline_env  # noqa: E402
+from bench.common import SIZES, log_levels_kept, machine, offline_env  # noqa: E402
 
 MEASURES = (
     "throughput",
@@ -39,6 +39,10 @@ MEASURES = (
     "memory",
     "quality",
     "ray_overhead",
+    "memory_100k",
+    "precision",
+    "time_to_quality",
+    "ceiling",
 )
 FIGURE_KEYS = (
     "throughput_ratio_vs_fixed_padding",
@@ -57,9 +61,16 @@ FIGURE_KEYS = (
     "sessions_page_cold_10000_s",
     "sessions_page_warm_10000_s",
     "ray_overhead_s_per_job",
+    "peak_rss_100k_mb",
+    "bf16_inference_speedup",
+    "bf16_train_step_speedup",
+    "bf16_train_f1_delta",
+    "time_to_quality_ratio_vs_trainer",
+    "train_pct_of_ceiling",
 )
 EXTRA_KEYS = ("list_1000_cold_s", "list_10000_cold_s", "sessions_page_first_10000_s")
 PEAK_RSS_TARGET_MB = 1.5e9 / 2**20  # 1.5 GB; peak_rss_mb is in MiB
+PEAK_RSS_100K_TARGET_MB = 2e9 / 2**20  # 2 GB; peak_rss_100k_mb is in MiB
 
 Check = Callable[[float, dict[str, Any]], bool]
 # figure -> (label, target as text, check(value, details of its measure) or None for info only)
@@ -83,6 +94,12 @@ TARGETS: dict[str, tuple[str, str, Check | None]] = {
     "quality_default_minus_best_baseline": ("test macro-F1, default - best baseline (min)", ">= 0", lambda v, d: v >= 0),
     "quality_default_minus_trainer": ("test macro-F1, default - plain Trainer (min)", ">= 0", lambda v, d: v >= 0),
     "ray_overhead_s_per_job": ("Ray executor: extra wall s per job vs local", "(info)", None),
+    "peak_rss_100k_mb": ("worker peak RSS, 100,000 rows (MiB)", "<= 1907 (2 GB)", lambda v, d: v <= PEAK_RSS_100K_TARGET_MB and not d.get("stopped")),
+    "bf16_inference_speedup": ("eval time fp32 / bf16, MiniLM b16", "> 1 where native", lambda v, d: v > 1 or not d["hardware"]["native_bf16"]),
+    "bf16_train_step_speedup": ("train step time fp32 / bf16, MiniLM b16", "(info)", None),
+    "bf16_train_f1_delta": ("test macro-F1, bf16 - fp32 training (mean)", ">= -0.01", lambda v, d: v >= -0.01),
+    "time_to_quality_ratio_vs_trainer": ("time to val F1, competent Trainer / ours", ">= 1.25", lambda v, d: v >= 1.25),
+    "train_pct_of_ceiling": ("training FLOP/s, % of matmul ceiling", "(info)", None),
 }  # fmt: skip
 MEASURE_OF = {
     "throughput_ratio_vs_fixed_padding": "throughput",
@@ -104,6 +121,12 @@ MEASURE_OF = {
     "quality_default_minus_best_baseline": "quality",
     "quality_default_minus_trainer": "quality",
     "ray_overhead_s_per_job": "ray_overhead",
+    "peak_rss_100k_mb": "memory_100k",
+    "bf16_inference_speedup": "precision",
+    "bf16_train_step_speedup": "precision",
+    "bf16_train_f1_delta": "precision",
+    "time_to_quality_ratio_vs_trainer": "time_to_quality",
+    "train_pct_of_ceiling": "ceiling",
 }
 
 
@@ -117,7 +140,8 @@ def run_measures(names: list[str], size: str) -> dict[str, Any]:
         start = time.perf_counter()
         try:
             module = importlib.import_module(f"bench.{name}")
-            result = module.run(size)
+            with log_levels_kept("arena_core", "transformers"):
+                result = module.run(size)
         except Exception as exc:  # noqa: BLE001 - report it, keep measuring the rest
             result = {
                 "figures": {},
@@ -224,6 +248,17 @@ def _extras(measures: dict[str, Any]) -> list[str]:
     if ray.get("wall_s"):
         shown = ", ".join(f"{k} {v} s" for k, v in ray["wall_s"].items())
         out.append(f"  {ray['size']['jobs']} small jobs, session wall time: {shown}")
+    ttq = measures.get("time_to_quality", {}).get("details", {})
+    if ttq.get("cases"):
+        from bench.time_to_quality import summary_lines as ttq_lines
+
+        out += ["  time to the same validation macro-F1, theirs / ours:", *ttq_lines(ttq)]
+    roof = measures.get("ceiling", {}).get("details", {})
+    if roof.get("ceiling_gflops"):
+        out.append(
+            f"  training {roof['train_gflops']} GFLOP/s ({roof['train_dtype']}); matmul ceiling "
+            f"fp32 {roof['ceiling_gflops']['fp32']}, bf16 {roof['ceiling_gflops']['bf16']} GFLOP/s"
+        )
     quality = measures.get("quality", {}).get("details", {})
     if quality.get("summary"):
         from bench.quality import summary_lines

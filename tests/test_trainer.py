@@ -179,9 +179,9 @@ def test_encodings_are_cached_and_checked(data, tmp_path):
     cache = tmp_path / "tokens.npz"
     tokenizer, encoded = prepare_encodings(config, table["text"].tolist(), cache)
     assert cache.is_file() and len(encoded) == len(table)
-    assert encoded.input_ids[0][0] == tokenizer.cls_token_id and max(encoded.lengths) <= 64
+    assert encoded.row(0)[0] == tokenizer.cls_token_id and max(encoded.lengths) <= 64
     loaded = Encoded.load(cache)
-    assert loaded.input_ids == encoded.input_ids and loaded.fingerprint == encoded.fingerprint
+    assert loaded.rows() == encoded.rows() and loaded.fingerprint == encoded.fingerprint
     shorter = encode_texts_cached(tokenizer, table["text"].tolist(), 8, cache)
     assert max(shorter.lengths) == 8 and Encoded.load(cache).max_length == 8  # stale: rewritten
     long = trainer_config(max_length=4096)

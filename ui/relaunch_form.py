@@ -19,6 +19,7 @@ from arena_core.session.manifest import SessionManifest, TrainingConfig
 from arena_core.session.relaunch import RelaunchChanges, preview_relaunch
 from arena_core.session.strategy import Strategy
 from arena_core.store.session_store import SessionStore
+from arena_core.training.precision import help_text as precision_help
 from arena_core.viz.wording import field_label
 from ui.common import show_error
 from ui.plan_preview import MODEL_HELP, MODELS, STRATEGY_HELP, STRATEGY_TEXT, show_plan
@@ -27,6 +28,8 @@ STRATEGIES = [s.value for s in Strategy if s is not Strategy.AUTO]
 # Settings with a widget of their own above the grid, or chosen by the planner.
 NOT_IN_GRID = {"model"}
 SCIENTIFIC = {"learning_rate"}  # shown as 1.0e-04, where '%g' would read 0.0001
+# Help that depends on the machine (what 'auto' does here) rather than the field's description.
+FIELD_HELP = {"precision": precision_help()}
 
 
 def _base_type(annotation: Any) -> tuple[type, bool]:
@@ -44,7 +47,11 @@ def _setting_input(name: str, current: Any, key: str) -> Any:
     kind, optional = _base_type(info.annotation)
     empty_means = "automatic" if name == "epochs" else "default"
     label = field_label(name) + (f" (empty = {empty_means})" if optional else "")
-    help_text = info.description
+    help_text = FIELD_HELP.get(name, info.description)
+    if typing.get_origin(kind) is typing.Literal:  # a fixed set of words (precision)
+        options = list(typing.get_args(kind))
+        index = options.index(current) if current in options else 0
+        return st.selectbox(label, options, index=index, key=key, help=help_text)
     if kind is bool:
         return st.checkbox(label, value=bool(current), key=key, help=help_text)
     if kind is int:

@@ -20,6 +20,8 @@ from arena_core.session.manifest import (
 from arena_core.session.plan import plan
 from arena_core.store import paths
 from arena_core.store.session_store import SessionStore
+from arena_core.training.precision import CHOICES as PRECISIONS
+from arena_core.training.precision import auto_summary
 
 
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +61,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=int, default=defaults.batch_size)
     group.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     group.add_argument("--max-length", type=int, default=defaults.max_length)
+    group.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=defaults.precision,
+        help=f"number format: auto ({auto_summary()}), fp32, bf16, or fp16 (CUDA GPU only)",
+    )
 
 
 def dataset_options(
@@ -105,6 +113,7 @@ def session_settings(args: argparse.Namespace):
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,
             max_length=args.max_length,
+            precision=args.precision,
             seed=args.seed,
         )
     except ValidationError as exc:

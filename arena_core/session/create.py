@@ -42,6 +42,7 @@ from arena_core.store import paths
 from arena_core.store.atomic import atomic_write_bytes
 from arena_core.store.session_store import SessionStore
 from arena_core.training.budget import session_budget
+from arena_core.training.precision import require_supported
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ def prepare(
     session_id: str = "pending",
 ) -> PreparedSession:
     """Build and check the manifest in memory. Raises ArenaError; writes nothing."""
+    require_supported(settings.training.precision)  # fp16 without a CUDA GPU
     if settings.per_language and not dataset.languages:
         raise ArenaError(
             "Per-language models need a language for each text: choose a language column or "

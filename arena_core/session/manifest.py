@@ -24,7 +24,7 @@ from arena_core.store.atomic import atomic_write_bytes, remove_stale_temps
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Fields this version does not know (written by a newer one) are kept on load and written back,
 # at every level, so opening a session never loses what a newer version recorded.
 FORWARD_COMPATIBLE = ConfigDict(extra="allow")
@@ -175,6 +175,13 @@ class TrainingConfig(BaseModel):
         description="dropout on attention weights; 0 lets PyTorch use its fused attention "
         "kernel (less memory, faster on CPU); empty keeps the model's own value",
     )
+    # What 'auto' picks on which hardware, and why training is (not) included: training.precision.
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto",
+        description="number format of the model's arithmetic: 'auto' uses bf16 where the "
+        "hardware computes it natively (a GPU with bf16, a CPU with AVX512-BF16 or AMX) and "
+        "fp32 elsewhere; 'fp16' needs a CUDA GPU",
+    )
     seed: int = 42
     logging_steps: int = Field(5, ge=1, description="training-loss log interval (steps)")
     checkpoint_every_steps: int | None = Field(None, ge=1, description="besides each epoch end")
@@ -268,7 +275,16 @@ def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-MIGRATIONS = {1: _v1_to_v2}  # schema version -> the step to the next one
+def _v2_to_v3(raw: dict[str, Any]) -> dict[str, Any]:
+    """v3 added ``training.precision`` ('auto' by default). A v2 session trained in fp32, so it
+    keeps fp32: a relaunch or resume reproduces what it trained with."""
+    training = raw.get("training")
+    if isinstance(training, dict):
+        training.setdefault("precision", "fp32")
+    return raw
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}  # schema version -> the step to the next one
 
 
 def migrate(raw: dict[str, Any]) -> dict[str, Any]:

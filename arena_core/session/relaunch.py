@@ -38,6 +38,7 @@ from arena_core.session.plan import plan_with_notes as derive_plan
 from arena_core.store.atomic import storage_error
 from arena_core.store.session_store import SessionStore
 from arena_core.training.budget import rebudget, session_budget
+from arena_core.training.precision import require_supported
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ def preview_relaunch(
     child.status_reason = None
     child.benchmark = None
     child.training = _training(parent, overrides)
+    require_supported(child.training.precision)  # e.g. a GPU session's fp16 on a CPU machine
     child.created_at = child.updated_at = now_iso()
     child.versions = library_versions()
     restrategised = changes.any(parent)

@@ -224,6 +224,11 @@ class JobReport(_Record):
     train_class_counts: dict[str, int] | None = None
     baseline: dict[str, Any] | None = None  # reference (tf-idf) score on the same validation rows
     timings: JobTimings | None = None
+    # What each stage computed in, as resolved on the machine that ran it (training.precision):
+    # {"train": "fp32"|"bf16"|"fp16", "evaluate": ...}; None in reports written before.
+    precision: dict[str, str] | None = None
+    # The device the job trained on ("cpu", "cuda:0"); None in reports written before.
+    device: str | None = None
     model_dir: str | None = None
 
     @property

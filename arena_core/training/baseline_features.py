@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -38,11 +40,39 @@ EMBED_BATCH = 32
 TINY_SEED = 0  # 'tiny' is random-init: a fixed seed makes a saved tiny baseline reloadable
 
 
+# Set by ``feature_cap`` (the reference baseline of a fine-tune): at most this many features in
+# all, shared evenly by the blocks. None: TFIDF_PARAMS as they are.
+_MAX_FEATURES: ContextVar[int | None] = ContextVar("tfidf_max_features", default=None)
+
+
+@contextmanager
+def feature_cap(total: int | None) -> Iterator[None]:
+    """Within the block, ``TfidfFeatures.fit`` keeps at most ``total`` features (the most
+    frequent of each block, as ``max_features`` does); None changes nothing."""
+    token = _MAX_FEATURES.set(total)
+    try:
+        yield
+    finally:
+        _MAX_FEATURES.reset(token)
+
+
+def _capped(params: dict[str, Any]) -> dict[str, Any]:
+    total = _MAX_FEATURES.get()
+    if total is None:
+        return params
+    per_block = max(1, total // len(TFIDF_PARAMS))
+    return {**params, "max_features": min(params.get("max_features") or per_block, per_block)}
+
+
 class TfidfFeatures:
     """Word and char_wb TF-IDF blocks side by side (each block L2-normalised by scikit-learn)."""
 
     def __init__(self, vectorizers: list[Any]):
         self.vectorizers = vectorizers
+
+    @property
+    def n_features(self) -> int:
+        return sum(len(v.vocabulary_) for v in self.vectorizers)
 
     @classmethod
     def fit(cls, texts: list[str]) -> tuple[TfidfFeatures, Any]:
@@ -51,7 +81,7 @@ class TfidfFeatures:
 
         vectorizers, blocks = [], []
         for params in TFIDF_PARAMS:
-            vec = TfidfVectorizer(**vectorizer_kwargs(params))
+            vec = TfidfVectorizer(**vectorizer_kwargs(_capped(params)))
             try:
                 blocks.append(vec.fit_transform(texts))
             except ValueError as exc:  # "empty vocabulary", "max_df < min_df" on tiny sets

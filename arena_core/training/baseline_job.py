@@ -23,14 +23,28 @@ from arena_core.session.strategy import ModelJob, Strategy
 from arena_core.store import paths
 from arena_core.store.metrics_log import EVAL, TEST, TRAIN, MetricsWriter, truncate_job_after
 from arena_core.store.records import JobReport, JobStatus, JobTimings, write_report
+from arena_core.training.baseline_features import feature_cap
 from arena_core.training.baseline_store import save_baseline
 from arena_core.training.baselines import BaselineModel, fit_baseline
 from arena_core.training.evaluation import classification_metrics, multilabel_metrics
 from arena_core.training.examples import JobExamples, job_examples, row_counts
+from arena_core.training.heap import HeapTrimmer
 
 log = logging.getLogger(__name__)
 
 REFERENCE_BASELINE = "tfidf"  # the baseline every transformer job is compared with
+# Bounds of the reference fit, which runs in the worker next to the fine-tuned model and its
+# optimizer. Unbounded, 80,000 training rows of a 46-class set (bench/memory_100k.py) took the
+# worker past 6.8 GB, still fitting after 13 minutes: mostly L-BFGS keeping about 25 float64
+# copies of the classes x features weights (2,000 rows of 100 classes: +1.3 GB already).
+# With both bounds that worker peaks at 1855 MiB. Sets of up to 10 classes and about 3,000
+# training rows (the quality benchmark's: at most 1.13 M weights) reach neither bound, so
+# their reference scores are unchanged. Figures: BENCHMARKS.md, "Memory at 100,000 rows".
+REFERENCE_MAX_ROWS = 10_000
+# 1.5 M weights peaked at 1930 MiB on the 100,000 rows; with 10 classes 1.2 M keeps 120,000
+# features. float32 features were not used: they would change the scores and save little (the
+# sparse matrices are about 50 MB; SciPy's L-BFGS keeps its history in float64 regardless).
+REFERENCE_MAX_WEIGHTS = 1_200_000  # classes x features: about 300 MB for L-BFGS
 
 
 def _task(job: ModelJob) -> str:
@@ -41,14 +55,27 @@ def _texts(table: pd.DataFrame, examples: JobExamples, split: str) -> list[str]:
     return table["text"].iloc[examples.indices[split]].astype(str).tolist()
 
 
-def _fit(model_name: str, job: ModelJob, table, examples: JobExamples, seed: int):
+def _fit(
+    model_name: str,
+    job: ModelJob,
+    table,
+    examples: JobExamples,
+    seed: int,
+    sample: np.ndarray | None = None,
+):
+    """Fit on the job's training rows (only those at ``sample``, positions in the training
+    split, when given); C is chosen on every validation row."""
     has_val = examples.count("validation") > 0
+    train = examples.indices["train"]
+    targets = examples.targets["train"]
+    if sample is not None:
+        train, targets = train[sample], targets[sample]
     return fit_baseline(
         model_name,
         _task(job),
         list(job.labels),
-        _texts(table, examples, "train"),
-        examples.targets["train"],
+        table["text"].iloc[train].astype(str).tolist(),
+        targets,
         _texts(table, examples, "validation") if has_val else None,
         examples.targets["validation"] if has_val else None,
         seed=seed,
@@ -71,15 +98,45 @@ def _scores(model: BaselineModel, job: ModelJob, texts: list[str], targets) -> d
     return details
 
 
+def _reference_sample(n_train: int, seed: int) -> np.ndarray | None:
+    """Positions of the training rows the reference is fitted on: all (None) up to
+    REFERENCE_MAX_ROWS, else a seeded sample of that many, in their order."""
+    if n_train <= REFERENCE_MAX_ROWS:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_train, size=REFERENCE_MAX_ROWS, replace=False))
+
+
+def _coefficient_rows(job: ModelJob) -> int:
+    """Rows of coefficients per feature: one per class for a softmax over 3+ classes (which
+    L-BFGS fits at once) and for multi-label (one regression per label, their rows kept side
+    by side), one for a binary fit."""
+    if job.strategy is not Strategy.MULTI_LABEL and len(job.labels) <= 2:
+        return 1
+    return len(job.labels)
+
+
 def reference_score(
     job: ModelJob, table: pd.DataFrame, examples: JobExamples, seed: int
 ) -> dict[str, Any] | None:
     """Validation macro-F1 and time of the ``tfidf`` baseline on the job's own rows (the
-    trainer's ``examples``), or None when there is no validation split or it cannot train."""
+    trainer's ``examples``), or None when there is no validation split or it cannot train.
+
+    Bounded in memory, because it runs in the worker beside the fine-tuned model: fitted on at
+    most REFERENCE_MAX_ROWS training rows (seeded sample) with at most REFERENCE_MAX_WEIGHTS
+    coefficients; every validation row is scored. ``fitted_rows`` and ``features`` say what
+    it was fitted on.
+    """
     if not examples.count("validation"):
         return None
+    sample = _reference_sample(examples.count("train"), seed)
+    # The validation pass just before leaves its freed, fragmented activation blocks in the
+    # heap (+370 MiB over 20,000 rows); the fit's large arrays cannot reuse them. Handing them
+    # back first keeps the fit from stacking on top of them (100,000 rows: see BENCHMARKS.md).
+    HeapTrimmer().trim()
     try:
-        fitted = _fit(REFERENCE_BASELINE, job, table, examples, seed)
+        with feature_cap(REFERENCE_MAX_WEIGHTS // _coefficient_rows(job)):
+            fitted = _fit(REFERENCE_BASELINE, job, table, examples, seed, sample)
     except TrainingError as exc:  # e.g. one class only in train: the fine-tune may still work
         log.info("%s: no reference baseline: %s", job.id, exc)
         return None
@@ -89,6 +146,8 @@ def reference_score(
         "model": REFERENCE_BASELINE,
         "macro_f1": details["macro_f1"],
         "seconds": round(fitted.seconds, 3),
+        "fitted_rows": examples.count("train") if sample is None else len(sample),
+        "features": fitted.model.features.n_features,
     }
 
 

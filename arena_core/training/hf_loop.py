@@ -18,6 +18,7 @@ from arena_core.session.manifest import TrainingConfig
 from arena_core.session.strategy import ModelJob
 from arena_core.store.metrics_log import EVAL, TRAIN, MetricsWriter
 from arena_core.training.heap import HeapTrimmer
+from arena_core.training.precision import autocast, resolve
 from arena_core.training.sampling import LengthBucketSampler, LengthSortedSampler
 from arena_core.training.scoring import Scorer, metric_extras
 from arena_core.training.tokens import Encoded
@@ -29,18 +30,20 @@ StopFn = Callable[[], bool]
 
 
 class EncodedSplit(torch.utils.data.Dataset):
-    """Pre-tokenized rows of one split; the collator pads each batch to its longest row."""
+    """Pre-tokenized rows of one split: the shared ``Encoded`` and this split's positions in it
+    (no copy of any ids); ``batches.PadCollator`` pads each batch to its longest row."""
 
     def __init__(self, encoded: Encoded, positions: np.ndarray, targets: np.ndarray) -> None:
-        self.ids = [encoded.input_ids[p] for p in positions.tolist()]
-        self.targets = targets.tolist()
-        self.lengths = [len(ids) for ids in self.ids]
+        self.encoded = encoded
+        self.positions = np.asarray(positions, dtype=np.int64)
+        self.targets = np.asarray(targets)
+        self.lengths = encoded.lengths[self.positions]
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.positions)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        return {"input_ids": self.ids[i], "labels": self.targets[i]}
+        return {"input_ids": self.encoded.row(self.positions[i]), "labels": self.targets[i]}
 
 
 class ArenaTrainer(Trainer):
@@ -66,8 +69,12 @@ class ArenaTrainer(Trainer):
         self.train_samples += int(inputs["input_ids"].shape[0])
         return super().training_step(model, inputs, num_items_in_batch)
 
+    # The evaluate stage's precision (training.precision.resolve): it may differ from
+    # training's, e.g. 'auto' evaluates in bf16 where training stays fp32.
+    eval_precision = "fp32"
+
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.eval_precision, self.args.device.type):
             return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
 
     def evaluation_loop(self, *args, **kwargs):
@@ -184,9 +191,15 @@ class ArenaCallback(TrainerCallback):
 
 def training_args(config: TrainingConfig, checkpoint_root: Path, has_validation: bool, epochs: int):
     """Trainer settings; ``epochs`` is the job's resolved budget (training.budget), so the
-    learning-rate schedule decays over the steps the job really has."""
+    learning-rate schedule decays over the steps the job really has. The train stage's
+    precision (training.precision) becomes bf16/fp16 autocast over fp32 master weights."""
     on_gpu = torch.cuda.is_available()
+    precision = resolve(config.precision, "train")
     return TrainingArguments(
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        # transformers refuses bf16 without a GPU unless told the CPU is meant
+        use_cpu=not on_gpu and precision == "bf16",
         output_dir=str(checkpoint_root),
         num_train_epochs=epochs,
         per_device_train_batch_size=config.batch_size,

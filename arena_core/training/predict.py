@@ -102,15 +102,22 @@ class Predictor:
     multi_label: bool
     positions: int | None  # max_position_embeddings of the model, when it says
     nbytes: int  # parameter memory, for the cache budget
+    # The predict stage's precision (training.precision.resolve) and the device the model is
+    # on: bf16 where the hardware computes it natively, a CUDA GPU when present.
+    precision: str = "fp32"
+    device: str = "cpu"
     # Fast tokenizers change their truncation/padding state per call ("Already borrowed"
     # when two threads share one), so calls from several browser tabs take turns.
     _tokenizer_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def load(cls, model_dir: Path) -> Predictor:
-        """Load the tokenizer and model of a job's model/ folder (offline)."""
+    def load(cls, model_dir: Path, precision: str | None = None) -> Predictor:
+        """Load the tokenizer and model of a job's model/ folder (offline); ``precision`` is
+        a TrainingConfig.precision value, resolved for the predict stage on this machine
+        (default: the session's own setting, from the job's report)."""
         global _loads
         from arena_core.training.models import force_offline
+        from arena_core.training.precision import hardware, resolve
 
         force_offline()
         from safetensors import SafetensorError
@@ -133,6 +140,11 @@ class Predictor:
                 f"Cannot load the model in {model_dir}: {exc}. "
                 "Its files may be damaged: resume or relaunch the session to save it again."
             ) from exc
+        resolved = resolve(
+            precision or _session_precision(model_dir), "predict"
+        )  # before the move: fp16 without CUDA refused
+        device = "cuda" if hardware().cuda else "cpu"
+        model.to(device)
         model.eval()
         config = model.config
         with _loads_lock:
@@ -148,6 +160,8 @@ class Predictor:
             multi_label=config.problem_type == "multi_label_classification",
             positions=getattr(config, "max_position_embeddings", None),
             nbytes=sum(p.numel() * p.element_size() for p in model.parameters()),
+            precision=resolved,
+            device=device,
         )
 
     @classmethod
@@ -181,10 +195,12 @@ class Predictor:
             return [self._result(row) for row in self.model.predict_proba(texts).tolist()]
         import torch
 
+        from arena_core.training.precision import autocast
+
         limit = min(max_length, self.positions or max_length)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding per batch
         results: list[dict[str, Any] | None] = [None] * len(texts)
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.precision, self.device):
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
                 with self._tokenizer_lock:
@@ -195,7 +211,8 @@ class Predictor:
                         padding=True,
                         return_tensors="pt",
                     )
-                logits = self.model(**inputs).logits.float()
+                inputs = {name: tensor.to(self.device) for name, tensor in inputs.items()}
+                logits = self.model(**inputs).logits.float()  # softmax in fp32, whatever ran
                 probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)
                 for i, row in zip(batch, probs.tolist(), strict=True):
                     results[i] = self._result(row)
@@ -214,11 +231,29 @@ class Predictor:
         return {"label": self.labels[top], "score": row[top], "scores": scores}
 
 
+def _session_precision(model_dir: Path) -> str:
+    """The precision setting the job was trained with (its report's config), so a session set
+    to fp32 also predicts in fp32. 'auto' when the report does not say (older or copied model)
+    or asks for what this machine lacks (fp16 trained on a GPU, predicted on a CPU)."""
+    from arena_core.store.records import read_report
+    from arena_core.training.precision import CHOICES, hardware
+
+    report = read_report(model_dir.parent)
+    setting = (report.config or {}).get("precision") if report else None
+    if setting not in CHOICES or (setting == "fp16" and not hardware().cuda):
+        return "auto"
+    return setting
+
+
 def predict_texts(
-    model_dir: Path, texts: list[str], batch_size: int = 32, max_length: int = 512
+    model_dir: Path,
+    texts: list[str],
+    batch_size: int = 32,
+    max_length: int = 512,
+    precision: str | None = None,
 ) -> list[dict[str, Any]]:
     """Load the model of ``model_dir`` and predict ``texts`` once (see ``Predictor.predict``)."""
-    return Predictor.load(model_dir).predict(texts, batch_size, max_length)
+    return Predictor.load(model_dir, precision).predict(texts, batch_size, max_length)
 
 
 class PredictorCache:

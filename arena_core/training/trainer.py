@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from transformers import DataCollatorWithPadding, PrinterCallback, ProgressCallback, set_seed
+from transformers import PrinterCallback, ProgressCallback, set_seed
 from transformers.utils import logging as hf_logging
 
 from arena_core.errors import TrainingError
@@ -32,6 +32,7 @@ from arena_core.store import paths
 from arena_core.store.metrics_log import TEST, MetricsWriter, truncate_job_after
 from arena_core.store.records import JobReport, JobStatus, write_report
 from arena_core.training.baseline_job import reference_score
+from arena_core.training.batches import PadCollator
 from arena_core.training.budget import job_budget
 from arena_core.training.cancel import JobCancelled
 from arena_core.training.checkpoints import (
@@ -59,6 +60,7 @@ from arena_core.training.models import (
     load_tokenizer,
     resolve_model,
 )
+from arena_core.training.precision import resolve, resolve_all
 from arena_core.training.scoring import Scorer, class_weight_loss, metric_extras
 from arena_core.training.tokens import Encoded, encode_texts, encode_texts_cached
 
@@ -173,6 +175,8 @@ def train_job(
         **row_counts(job, examples),
         baseline=reference_score(job, table, examples, config.seed),
         timings=_timings(trainer, started, train_seconds, test_seconds),
+        precision=resolve_all(config.precision),
+        device=str(trainer.args.device),
         model_dir=paths.JOB_MODEL,
     )
     write_report(out_dir, report)
@@ -194,6 +198,8 @@ class _Run:
 
 def _set_up(job, config, source, tokenizer, table, encoded, examples, budget, out_dir) -> _Run:
     """Model, token ids of each split and the Trainer, seeded."""
+    # First: a precision this machine cannot run (fp16 without CUDA) fails before any loading.
+    eval_precision = resolve(config.precision, "evaluate")
     set_seed(config.seed)
     model = load_classifier(
         source, job, seed=config.seed, attention_dropout=config.attention_dropout
@@ -212,6 +218,7 @@ def _set_up(job, config, source, tokenizer, table, encoded, examples, budget, ou
     scorer = Scorer(job)
     trainer = _build_trainer(config, budget, model, tokenizer, datasets, job, out_dir)
     trainer.compute_metrics = scorer
+    trainer.eval_precision = eval_precision  # validation and test
     return _Run(
         trainer, scorer, save_best, max_length, len(datasets["validation"]), datasets["test"]
     )
@@ -271,7 +278,7 @@ def _build_trainer(config, budget, model, tokenizer, datasets, job, out_dir: Pat
         train_dataset=datasets["train"],
         eval_dataset=datasets["validation"] if has_validation else None,
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(
+        data_collator=PadCollator(
             tokenizer, pad_to_multiple_of=8 if torch.cuda.is_available() else None
         ),
         compute_loss_func=(

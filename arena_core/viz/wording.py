@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from arena_core.training.precision import setting_text
+
 EMPTY = "—"  # how a missing value reads (an empty cell would look like a rendering bug)
 
 # Field names whose automatic wording ("batch size") would be wrong or unclear.
@@ -24,6 +26,7 @@ FIELD_LABELS = {
     "warmup_ratio": "Warm-up share of steps",
     "early_stopping_patience": "Early stopping patience (epochs)",
     "attention_dropout": "Attention dropout",
+    "precision": "Precision",
     "logging_steps": "Log the training loss every (steps)",
     "checkpoint_every_steps": "Extra checkpoint every (steps)",
     "key_strategies": "Strategy per key",
@@ -96,6 +99,8 @@ def value_text(value: Any, field: str | None = None) -> str:
         return SPECIAL_VALUES[special]
     if field == "approach" and isinstance(value, str):
         return approach_text(value)
+    if field == "precision" and isinstance(value, str):
+        return setting_text(value)  # 'auto' says what it does on this machine
     if value is None or value == "":
         return EMPTY
     if isinstance(value, bool):
