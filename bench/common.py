@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -188,3 +189,11 @@ def log_levels_kept(*names: str) -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+def print_and_save(document: dict[str, Any], path: Path | None) -> None:
+    """A measure run as its own script: its figures on stdout, the whole document to ``path``."""
+    print(json.dumps(document["figures"]))
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .common import median, offline_env, rounded, scratch
+from .common import machine, median, offline_env, print_and_save, rounded, scratch
 
 SIZES: dict[str, dict[str, Any]] = {
     # tiny model and 1-epoch sessions: checks the measure runs, the figures mean nothing
@@ -312,10 +312,7 @@ def run(size: str = "small", with_quality: bool = True) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.precision [--size small] [--speed-only] [--json PATH]``."""
     import argparse
-    import json
     from pathlib import Path
-
-    from .common import machine
 
     parser = argparse.ArgumentParser(prog="python -m bench.precision", description=__doc__)
     parser.add_argument("--size", choices=tuple(SIZES), default="small")
@@ -325,10 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     load = machine()["load_avg_1m"]
     document = run(args.size, with_quality=not args.speed_only)
     document["machine"] = {**machine(), "load_avg_1m_before": load}
-    print(json.dumps(document["figures"]))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    print_and_save(document, args.json)
     return 0
 
 

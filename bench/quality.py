@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .common import median, offline_env, rounded, scratch
+from .common import median, offline_env, print_and_save, rounded, scratch
 
 PANEL = ("fortunes_en", "fortunes_intl", "wordnet_nouns")
 CONTENDERS = ("default", "tfidf", "embed", "trainer")
@@ -549,10 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     document["seconds"] = round(time.perf_counter() - start, 1)
     print("\n".join(summary_lines(document["details"])))
-    print(json.dumps(document["figures"]))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    print_and_save(document, args.json)
     return 0
 
 

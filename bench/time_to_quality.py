@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import logging
 import sys
 import time
@@ -53,7 +52,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from .common import median, offline_env, rounded, scratch
+from .common import machine, median, offline_env, print_and_save, rounded, scratch
 
 log = logging.getLogger(__name__)
 
@@ -443,14 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     document = run(size)
     document.update(size=size, seconds=round(time.perf_counter() - start, 1))
-    from .common import machine
 
     document["machine"] = machine()
     print("\n".join(summary_lines(document["details"])))
-    print(json.dumps(document["figures"]))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    print_and_save(document, args.json)
     return 0
 
 

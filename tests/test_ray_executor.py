@@ -139,7 +139,9 @@ def test_settings_that_cannot_work_say_what_to_do(store, on_ray, monkeypatch):
 
 def _checkpointing_session(store, name: str, strategy: str, epochs: int) -> str:
     """240 rows, a checkpoint every 3 steps: each job is busy for a few seconds, and a task
-    lost mid-job leaves a checkpoint to resume from."""
+    lost mid-job leaves a checkpoint to resume from. Early stopping is off: the tiny model
+    learns nothing on this data, so it would stop after 5 epochs, within a second, before a
+    kill could land."""
     return new_session(
         store,
         name,
@@ -147,6 +149,7 @@ def _checkpointing_session(store, name: str, strategy: str, epochs: int) -> str:
         strategies={"sentiment": strategy},
         epochs=epochs,
         checkpoint_every_steps=3,
+        early_stopping_patience=0,
     )
 
 
@@ -209,7 +212,7 @@ def test_a_killed_task_is_interrupted_then_resumed_without_repeating_a_step(
 
 @pytest.mark.slow  # a node lost mid-job, then a resume on a new node
 def test_a_lost_node_interrupts_its_job_and_resume_finishes_it(store, monkeypatch):
-    session = _checkpointing_session(store, "lost-node", "multi-class", epochs=3)
+    session = _checkpointing_session(store, "lost-node", "multi-class", epochs=20)
     folder = store.session_dir(session)
     [job] = plan(store.load(session))
     # The head runs no job (0 CPU): the job trains on the second node, which is then lost.
