@@ -195,6 +195,14 @@ def test_bf16_session_trains_in_bf16_records_it_and_predicts(
     job_dir = paths.job_dir(store.session_dir(session), job.id)
     report = read_report(job_dir)
     assert report.precision == {"train": "bf16", "evaluate": "bf16"}
+    assert report.device == "cpu"
+    # the Sessions page's models table says what the job computed in
+    from arena_core.session.describe import job_results
+    from ui.job_tables import results_frame
+
+    rows = job_results(store.session_dir(session), store.load(session))
+    assert [r["ran_in"] for r in rows] == ["bf16 on cpu"]
+    assert results_frame(rows)["computed in"].tolist() == ["bf16 on cpu"]
     # the hook saw the linear layers compute in bf16, in training steps and in validation
     assert linear_dtypes[(True, torch.bfloat16)] > 0
     assert linear_dtypes[(False, torch.bfloat16)] > 0
@@ -296,3 +304,13 @@ def test_cli_new_takes_precision_and_refuses_fp16_on_cpu(tmp_path, home, no_cuda
     with pytest.raises(SystemExit):
         main([*base, "--precision", "fp8"])
     assert "invalid choice: 'fp8'" in capsys.readouterr().err
+
+
+def test_what_a_job_computed_in_reads_in_words():
+    from arena_core.session.describe import ran_in
+
+    assert ran_in({"train": "fp32", "evaluate": "bf16"}, "cpu") == (
+        "train fp32, evaluate bf16 on cpu"
+    )
+    assert ran_in({"train": "fp16", "evaluate": "fp16"}, "cuda:0") == "fp16 on cuda:0"
+    assert ran_in(None, "cpu") is None  # a report written before these fields

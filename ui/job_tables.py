@@ -34,6 +34,10 @@ SCORE_COLUMNS = {
     ),
     "validation loss": st.column_config.NumberColumn(format="%.4f"),
     "node": st.column_config.TextColumn(help="the Ray node (machine) that trained the model"),
+    "computed in": st.column_config.TextColumn(
+        help="the number format training and evaluation ran in (the Precision setting, as "
+        "resolved on the machine that trained it) and the device"
+    ),
 }
 
 
@@ -59,6 +63,7 @@ def results_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                 "validation loss": r["val_loss"],
                 "best epoch": r["best_epoch"],
                 "node": r.get("node") or "",
+                "computed in": r.get("ran_in") or "",
                 "error": r["error"] or "",
             }
             for r in rows
@@ -70,6 +75,7 @@ def results_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         "gain over baseline",
         "best epoch",
         "node",
+        "computed in",
         "error",
     ]
     return _without_empty(frame, optional)

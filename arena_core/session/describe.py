@@ -178,11 +178,26 @@ def job_results(
             "baseline_macro_f1": state.baseline_macro_f1,
             "error": state.entry.error,
             "node": state.entry.node,
+            "ran_in": ran_in(report.precision, report.device) if report else None,
         }
         if with_reports:
             row["report"] = report.model_dump(exclude_unset=True) if report else None
         rows.append(row)
     return rows
+
+
+def ran_in(precision: dict[str, str] | None, device: str | None) -> str | None:
+    """What a job computed in, from its report: 'bf16 on cpu', 'train fp32, evaluate bf16 on
+    cpu'; None for reports written before precision and device were recorded."""
+    if not precision:
+        return None
+    formats = set(precision.values())
+    text = (
+        formats.pop()
+        if len(formats) == 1
+        else ", ".join(f"{stage} {value}" for stage, value in precision.items())
+    )
+    return f"{text} on {device}" if device else text
 
 
 def baseline_gain(macro_f1: float | None, baseline: float | None) -> str:
