@@ -104,9 +104,10 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
     with scratch("gpu-check") as home:
         session_id, trained = _train(home, args)
         report = trained["report"]
-        session_dir = SessionStore(home).session_dir(session_id)
+        store = SessionStore(home)
+        session_dir = store.session_dir(session_id)
         job_dir = paths.job_dir(session_dir, report.job.id)
-        manifest = SessionStore(home).load(session_id)
+        manifest = store.load(session_id)
         texts = pd.read_parquet(session_dir / manifest.dataset.snapshot_file)["text"].tolist()
         predicted = _predict(job_dir / report.model_dir, texts)
     timings = report.timings.model_dump() if report.timings else {}

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,27 +38,12 @@ EMBED_BATCH = 32
 TINY_SEED = 0  # 'tiny' is random-init: a fixed seed makes a saved tiny baseline reloadable
 
 
-# Set by ``feature_cap`` (the reference baseline of a fine-tune): at most this many features in
-# all, shared evenly by the blocks. None: TFIDF_PARAMS as they are.
-_MAX_FEATURES: ContextVar[int | None] = ContextVar("tfidf_max_features", default=None)
-
-
-@contextmanager
-def feature_cap(total: int | None) -> Iterator[None]:
-    """Within the block, ``TfidfFeatures.fit`` keeps at most ``total`` features (the most
-    frequent of each block, as ``max_features`` does); None changes nothing."""
-    token = _MAX_FEATURES.set(total)
-    try:
-        yield
-    finally:
-        _MAX_FEATURES.reset(token)
-
-
-def _capped(params: dict[str, Any]) -> dict[str, Any]:
-    total = _MAX_FEATURES.get()
-    if total is None:
+def _capped(params: dict[str, Any], max_features: int | None) -> dict[str, Any]:
+    """``params`` keeping at most ``max_features`` in all, shared evenly by the blocks (the most
+    frequent of each block, as scikit-learn's ``max_features`` does); None changes nothing."""
+    if max_features is None:
         return params
-    per_block = max(1, total // len(TFIDF_PARAMS))
+    per_block = max(1, max_features // len(TFIDF_PARAMS))
     return {**params, "max_features": min(params.get("max_features") or per_block, per_block)}
 
 
@@ -75,13 +58,13 @@ class TfidfFeatures:
         return sum(len(v.vocabulary_) for v in self.vectorizers)
 
     @classmethod
-    def fit(cls, texts: list[str]) -> tuple[TfidfFeatures, Any]:
+    def fit(cls, texts: list[str], max_features: int | None = None) -> tuple[TfidfFeatures, Any]:
         from scipy import sparse
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         vectorizers, blocks = [], []
         for params in TFIDF_PARAMS:
-            vec = TfidfVectorizer(**vectorizer_kwargs(_capped(params)))
+            vec = TfidfVectorizer(**vectorizer_kwargs(_capped(params, max_features)))
             try:
                 blocks.append(vec.fit_transform(texts))
             except ValueError as exc:  # "empty vocabulary", "max_df < min_df" on tiny sets

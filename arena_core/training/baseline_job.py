@@ -23,7 +23,6 @@ from arena_core.session.strategy import ModelJob, Strategy
 from arena_core.store import paths
 from arena_core.store.metrics_log import EVAL, TEST, TRAIN, MetricsWriter, truncate_job_after
 from arena_core.store.records import JobReport, JobStatus, JobTimings, write_report
-from arena_core.training.baseline_features import feature_cap
 from arena_core.training.baseline_store import save_baseline
 from arena_core.training.baselines import BaselineModel, fit_baseline
 from arena_core.training.evaluation import classification_metrics, multilabel_metrics
@@ -62,9 +61,11 @@ def _fit(
     examples: JobExamples,
     seed: int,
     sample: np.ndarray | None = None,
+    max_features: int | None = None,
 ):
     """Fit on the job's training rows (only those at ``sample``, positions in the training
-    split, when given); C is chosen on every validation row."""
+    split, when given; tfidf features bounded by ``max_features``); C is chosen on every
+    validation row."""
     has_val = examples.count("validation") > 0
     train = examples.indices["train"]
     targets = examples.targets["train"]
@@ -79,6 +80,7 @@ def _fit(
         _texts(table, examples, "validation") if has_val else None,
         examples.targets["validation"] if has_val else None,
         seed=seed,
+        max_features=max_features,
     )
 
 
@@ -135,8 +137,8 @@ def reference_score(
     # back first keeps the fit from stacking on top of them (100,000 rows: see BENCHMARKS.md).
     HeapTrimmer().trim()
     try:
-        with feature_cap(REFERENCE_MAX_WEIGHTS // _coefficient_rows(job)):
-            fitted = _fit(REFERENCE_BASELINE, job, table, examples, seed, sample)
+        max_features = REFERENCE_MAX_WEIGHTS // _coefficient_rows(job)
+        fitted = _fit(REFERENCE_BASELINE, job, table, examples, seed, sample, max_features)
     except TrainingError as exc:  # e.g. one class only in train: the fine-tune may still work
         log.info("%s: no reference baseline: %s", job.id, exc)
         return None

@@ -250,8 +250,10 @@ def fit_baseline(
     val_targets: np.ndarray | None = None,
     seed: int = 42,
     progress: Progress | None = None,
+    max_features: int | None = None,
 ) -> BaselineResult:
     """Fit a baseline; C (and multi-label thresholds) chosen on the validation rows if any.
+    ``max_features`` bounds a tfidf baseline's features (the reference score of a fine-tune).
 
     Raises TrainingError for unusable input, ModelLoadError for an encoder that cannot load.
     """
@@ -267,7 +269,7 @@ def fit_baseline(
 
     report("computing features", 0.0)
     if kind == "tfidf":
-        features, x = TfidfFeatures.fit(train_texts)
+        features, x = TfidfFeatures.fit(train_texts, max_features)
     else:
         features = EmbedFeatures(str(inner))
         x = features.transform(train_texts, lambda s, f: report(s, 0.6 * f))

@@ -83,7 +83,7 @@ def hardware() -> Hardware:
     return Hardware(
         cuda=cuda,
         cuda_bf16=bool(cuda and torch.cuda.is_bf16_supported()),
-        cpu_bf16=cpu_native_bf16(),
+        cpu_bf16=_this_cpu_bf16(),
     )
 
 

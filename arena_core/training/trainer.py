@@ -60,7 +60,7 @@ from arena_core.training.models import (
     load_tokenizer,
     resolve_model,
 )
-from arena_core.training.precision import resolve, resolve_all
+from arena_core.training.precision import resolve_all
 from arena_core.training.scoring import Scorer, class_weight_loss, metric_extras
 from arena_core.training.tokens import Encoded, encode_texts, encode_texts_cached
 
@@ -175,7 +175,7 @@ def train_job(
         **row_counts(job, examples),
         baseline=reference_score(job, table, examples, config.seed),
         timings=_timings(trainer, started, train_seconds, test_seconds),
-        precision=resolve_all(config.precision),
+        precision=run.precision,
         device=str(trainer.args.device),
         model_dir=paths.JOB_MODEL,
     )
@@ -194,12 +194,13 @@ class _Run:
     max_length: int
     n_validation: int
     test_split: EncodedSplit
+    precision: dict[str, str]  # per stage, as resolved on this machine (the report's)
 
 
 def _set_up(job, config, source, tokenizer, table, encoded, examples, budget, out_dir) -> _Run:
     """Model, token ids of each split and the Trainer, seeded."""
     # First: a precision this machine cannot run (fp16 without CUDA) fails before any loading.
-    eval_precision = resolve(config.precision, "evaluate")
+    precision = resolve_all(config.precision)
     set_seed(config.seed)
     model = load_classifier(
         source, job, seed=config.seed, attention_dropout=config.attention_dropout
@@ -218,9 +219,15 @@ def _set_up(job, config, source, tokenizer, table, encoded, examples, budget, ou
     scorer = Scorer(job)
     trainer = _build_trainer(config, budget, model, tokenizer, datasets, job, out_dir)
     trainer.compute_metrics = scorer
-    trainer.eval_precision = eval_precision  # validation and test
+    trainer.eval_precision = precision["evaluate"]  # validation and test
     return _Run(
-        trainer, scorer, save_best, max_length, len(datasets["validation"]), datasets["test"]
+        trainer,
+        scorer,
+        save_best,
+        max_length,
+        len(datasets["validation"]),
+        datasets["test"],
+        precision,
     )
 
 
